@@ -1,0 +1,3 @@
+from kaitoctl.cli.app import main
+
+main()
