@@ -1,0 +1,175 @@
+"""What the CLI prints, and how errors become exit codes.
+
+stdout carries data (manifests, tables, the JSON result); everything for people (plans, progress, warnings,
+errors) goes to stderr. rich handles TTY detection and NO_COLOR, so nothing here writes raw ANSI codes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from kaitoctl.core.errors import ExitCode, InvalidInput, KaitoctlError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kaitoctl.core.plan import Plan
+
+OUTPUT_FORMATS = ("yaml", "json")
+
+
+@cache
+def stderr() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@cache
+def stdout() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def check_output_format(value: str | None, allowed: tuple[str, ...] = OUTPUT_FORMATS) -> str | None:
+    if value is not None and value not in allowed:
+        raise InvalidInput("--output", f"unknown format {value!r}", f"use one of: {', '.join(allowed)}")
+    return value
+
+
+def warn(message: str) -> None:
+    stderr().print(f"[yellow]warning:[/] {_escape(message)}")
+
+
+def note(message: str) -> None:
+    stderr().print(f"[dim]note:[/] {_escape(message)}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def print_error(error: KaitoctlError) -> None:
+    console = stderr()
+    console.print(f"[bold red]error:[/] {_escape(error.message)}")
+    for detail in error.details:
+        console.print(f"  - {_escape(detail)}")
+    if error.hint:
+        console.print(f"  [bold]fix:[/] {_escape(error.hint)}")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def reporting(json_result: dict[str, Any] | None = None) -> Iterator[None]:
+    """Turn kaitoctl errors into a message on stderr and the documented exit code; no tracebacks.
+
+    With `json_result` (the -o json result being built), the error is also added to it and the object printed,
+    so a script always gets exactly one JSON object on stdout.
+    """
+    try:
+        yield
+    except KaitoctlError as error:
+        print_error(error)
+        if json_result is not None:
+            json_result["error"] = error.to_dict()
+            print_json(json_result)
+        raise typer.Exit(int(error.exit_code)) from None
+    except KeyboardInterrupt:
+        stderr().print("[bold red]interrupted[/]")
+        if json_result is not None:
+            json_result["error"] = {
+                "type": "Interrupted",
+                "exitCode": int(ExitCode.INTERRUPTED),
+                "message": "interrupted",
+            }
+            print_json(json_result)
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def print_plan(plan: Plan, objects: list[dict[str, Any]], *, pool_action: str | None = None) -> None:
+    """The human-readable plan, on stderr."""
+    console = stderr()
+    spec = plan.spec
+    preset = plan.preset
+    sku = plan.sku
+    rows: list[tuple[str, str]] = []
+    revision = f" @ {preset.revision[:7]}" if preset.revision and preset.revision != "main" else ""
+    rows.append(("preset", f"{preset.name} ({preset.hf_repo}{revision}), weights {preset.weights_gib:g} GiB"))
+    if spec.tuning is not None:
+        rows.append(("method", spec.tuning.method))
+    else:
+        rows.append(("runtime", plan.runtime or "vllm"))
+    rows.append(
+        (
+            "instance",
+            f"{sku.name}: {sku.gpus} × {sku.gpu_model} {sku.gpu_memory_gib:g} GiB, {sku.vcpus} vCPU "
+            f"({plan.sku_choice})",
+        )
+    )
+    rows.append(("nodes", str(plan.placement.nodes)))
+    if plan.inference_fit is not None:
+        lines = plan.inference_fit.explain()
+        rows.append(("fit", lines[0]))
+        rows.extend(("", line) for line in lines[1:])
+    if plan.tuning_estimate is not None:
+        lines = plan.tuning_estimate.explain()
+        rows.append(("fit", lines[0]))
+        rows.extend(("", line) for line in lines[1:])
+        rows.append(("assumptions", plan.tuning_estimate.assumptions[0]))
+        rows.extend(("", line) for line in plan.tuning_estimate.assumptions[1:])
+    if spec.tuning is not None:
+        src, out = spec.tuning.input, spec.tuning.output
+        if src.urls:
+            label = " (default: the Phi-3 cookbook dataset)" if src.default_dataset else ""
+            rows.append(("input", ", ".join(src.urls) + label))
+        elif src.image:
+            rows.append(("input", f"image {src.image}"))
+        else:
+            rows.append(("input", f"volume {json.dumps(src.volume)}"))
+        if out.image:
+            rows.append(("output", f"image {out.image} (push secret {out.image_push_secret})"))
+        elif out.managed_pvc:
+            rows.append(("output", f"PersistentVolumeClaim {out.managed_pvc} (created by kaitoctl)"))
+        else:
+            rows.append(("output", f"volume {json.dumps(out.volume)}"))
+    elif spec.inference is not None and spec.inference.adapters:
+        rows.append(("adapters", ", ".join(a.name for a in spec.inference.adapters)))
+    placement = plan.placement
+    if placement.mode == "pool":
+        action = pool_action or (
+            f"create or scale AKS agent pool {placement.pool_name} to {placement.nodes} × {sku.name} "
+            "(checked against the cluster when applied)"
+        )
+        rows.append(("node pool", action))
+    elif placement.mode == "nodes":
+        rows.append(("nodes", "existing: " + ", ".join(placement.node_names)))
+    else:
+        rows.append(("nodes", "existing nodes matching the label selector (no pool)"))
+    from kaitoctl.core.manifests import object_ref
+
+    rows.append(("objects", ", ".join(object_ref(o) for o in objects)))
+
+    console.print(
+        f"[bold]Plan:[/] {plan.action} workspace [bold]{_escape(spec.name)}[/] in namespace {_escape(plan.namespace)}"
+    )
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        console.print(f"  {key:<{width}}  {_escape(value)}")
+    for message in plan.warnings:
+        warn(message)
+    for message in plan.notes:
+        note(message)

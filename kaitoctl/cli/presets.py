@@ -1,0 +1,169 @@
+"""kaitoctl presets: the model catalog and the GPU SKU table."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+
+from kaitoctl.cli import options as o
+from kaitoctl.cli.output import check_output_format, print_json, reporting
+from kaitoctl.cli.table import print_table
+
+app = typer.Typer(
+    help="List model presets, show one, or list GPU SKUs.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+
+AllOption = Annotated[bool, typer.Option("--all", "-A", help="Include deprecated and dropped presets.")]
+
+
+def _emit(data: Any, fmt: str | None) -> None:
+    if fmt == "json":
+        print_json(data)
+    else:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def _aliases_of(catalog: Any, name: str) -> list[str]:
+    return sorted(a for a, target in catalog.aliases.items() if target == name)
+
+
+def _preset_dict(catalog: Any, preset: Any) -> dict[str, Any]:
+    data = asdict(preset)
+    data["aliases"] = _aliases_of(catalog, preset.name)
+    return data
+
+
+@app.callback()
+def presets(
+    ctx: typer.Context,
+    output: o.Output = None,
+    show_all: AllOption = False,
+) -> None:
+    """List the model presets (Kaito's catalog). `presets show NAME`, `presets skus` for more."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with reporting():
+        from kaitoctl.core.catalog import load_catalog
+
+        fmt = check_output_format(output)
+        catalog = load_catalog()
+        items = [p for p in catalog.presets.values() if show_all or p.usable]
+        if fmt:
+            _emit([_preset_dict(catalog, p) for p in items], fmt)
+            return
+        rows = []
+        for p in items:
+            tuning = ",".join(p.tuning.methods) if p.tuning else "-"
+            ctx_len = f"{p.max_context // 1024}k" if p.max_context else "-"
+            params = f"{p.params_b:g}B" if p.params_b else "-"
+            row = [p.name, params, f"{p.weights_gib:g}", ctx_len, ",".join(p.runtimes) or "-", tuning]
+            row.append(",".join(_aliases_of(catalog, p.name)[:2]) or "-")
+            if show_all:
+                row.append(p.status)
+            rows.append(row)
+        headers = ["NAME", "PARAMS", "WEIGHTS(GiB)", "CONTEXT", "RUNTIMES", "TUNING", "ALIASES"]
+        print_table([*headers, "STATUS"] if show_all else headers, rows)
+
+
+@app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="Preset name or alias.")],
+    output: o.Output = None,
+    max_model_len: Annotated[
+        int | None, typer.Option("--max-model-len", help="Context length for the fit table.")
+    ] = None,
+) -> None:
+    """Show one preset: model facts, runtimes, tuning support, and how it fits on each current GPU SKU."""
+    with reporting():
+        from kaitoctl.core.catalog import load_catalog
+        from kaitoctl.core.sizing import candidate_skus, estimate_inference, estimate_tuning
+
+        fmt = check_output_format(output)
+        catalog = load_catalog()
+        preset = catalog.resolve_preset(name, field_name="NAME")
+        fits = []
+        for sku in candidate_skus(catalog.skus.values()):
+            fit = estimate_inference(preset, sku, max_model_len=max_model_len)
+            entry: dict[str, Any] = {"sku": sku.name, "vllm": {"fits": fit.fits, "nodes": fit.nodes}}
+            if preset.tuning:
+                entry["tuning"] = {
+                    m: {"fits": (t := estimate_tuning(preset, sku, m)).fits, "GiBPerGPU": round(t.total_gib, 1)}
+                    for m in preset.tuning.methods
+                }
+            fits.append(entry)
+        if fmt:
+            _emit({**_preset_dict(catalog, preset), "fit": fits}, fmt)
+            return
+        arch = preset.architecture
+        lines = [
+            ("name", preset.name),
+            ("status", preset.status + (f" ({preset.note})" if preset.note else "")),
+            ("aliases", ", ".join(_aliases_of(catalog, preset.name)) or "-"),
+            ("model", f"{preset.hf_repo} @ {preset.revision}"),
+            ("served as", preset.served_name),
+            (
+                "size",
+                f"{preset.params_b or '?'}B parameters, {preset.weights_gib:g} GiB weights ({preset.weights_dtype})",
+            ),
+            ("context", str(preset.max_context)),
+            (
+                "architecture",
+                f"{arch.layers} layers, {arch.kv_heads} KV heads × {arch.head_dim}, KV cache "
+                f"{preset.bytes_per_token or '?'} bytes/token",
+            ),
+            ("runtimes", ", ".join(preset.runtimes) or "-"),
+            ("tuning", ", ".join(preset.tuning.methods) if preset.tuning else "not supported"),
+            ("disk", f"{preset.disk_gib} GiB"),
+        ]
+        if preset.download_auth_required:
+            lines.append(("access", "gated on Hugging Face: needs --model-access-secret (HF_TOKEN)"))
+        width = max(len(k) for k, _ in lines)
+        for key, value in lines:
+            sys.stdout.write(f"{key:<{width}}  {value}\n")
+        sys.stdout.write(f"\nfit at max-model-len {max_model_len or 2048} (vLLM):\n")
+        rows = []
+        for entry in fits:
+            vllm = entry["vllm"]
+            row = [entry["sku"], f"{vllm['nodes']} node(s)" if vllm["fits"] else "no"]
+            if preset.tuning:
+                row += [f"{t['GiBPerGPU']} GiB" + ("" if t["fits"] else " (no)") for t in entry["tuning"].values()]
+            rows.append(row)
+        headers = ["SKU", "VLLM"] + [m.upper() for m in (preset.tuning.methods if preset.tuning else ())]
+        print_table(headers, rows)
+
+
+@app.command("skus")
+def skus(
+    output: o.Output = None,
+    show_all: Annotated[bool, typer.Option("--all", "-A", help="Include dropped and retired SKUs.")] = False,
+) -> None:
+    """List Azure GPU SKUs: GPUs, GPU memory, vCPUs, NVMe, and whether Kaito still supports them."""
+    with reporting():
+        from kaitoctl.core.catalog import load_catalog
+
+        fmt = check_output_format(output)
+        items = [s for s in load_catalog().skus.values() if show_all or s.current]
+        if fmt:
+            _emit([asdict(s) for s in items], fmt)
+            return
+        rows = [
+            [
+                s.name,
+                s.gpus,
+                s.gpu_model,
+                f"{s.gpu_memory_gib:g}",
+                s.vcpus,
+                f"{s.memory_gib:g}",
+                "yes" if s.nvme else "no",
+                s.status + (f": {s.note}" if s.note and show_all else ""),
+            ]
+            for s in items
+        ]
+        print_table(["NAME", "GPUS", "GPU", "GPU-MEM(GiB)", "VCPUS", "MEM(GiB)", "NVME", "STATUS"], rows)

@@ -1,0 +1,401 @@
+"""Build the one WorkspaceSpec from CLI flags or from a Kaito Workspace document (v1alpha1 or v1beta1)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kaitoctl.core.catalog import Catalog
+from kaitoctl.core.errors import InvalidInput
+from kaitoctl.core.spec import (
+    ANNOTATION_RUNTIME,
+    Adapter,
+    DataDestination,
+    DataSource,
+    Inference,
+    Resource,
+    Source,
+    Tuning,
+    WorkspaceSpec,
+)
+
+KAITO_API_VERSIONS = ("kaito.sh/v1alpha1", "kaito.sh/v1beta1")
+# v1alpha1's kubebuilder default for resource.instanceType (kaito.md §1.2); v1beta1 has none.
+V1ALPHA1_DEFAULT_INSTANCE_TYPE = "Standard_NC24ads_A100_v4"
+ADAPTER_PVC_SUFFIX = "-adapter"
+
+
+@dataclass
+class CommonOptions:
+    """Flags shared by tune, deploy and apply. None means 'not given' (so YAML values survive on apply)."""
+
+    name: str | None = None
+    namespace: str | None = None
+    instance_type: str | None = None
+    count: int | None = None
+    labels: list[str] = field(default_factory=list)  # "k=v"
+    nodes: list[str] = field(default_factory=list)
+    image: str | None = None
+    image_pull_secrets: list[str] = field(default_factory=list)
+    model_access_secret: str | None = None
+
+
+def parse_labels(raw: list[str], field_name: str = "--label") -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(field_name, f"{item!r} is not KEY=VALUE", "write e.g. --label apps=phi-3")
+        labels[key] = value
+    return labels
+
+
+def pvc_volume(claim: str) -> dict[str, Any]:
+    return {"persistentVolumeClaim": {"claimName": claim}}
+
+
+def _sanitize_name(text: str) -> str:
+    text = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    return text[:63].rstrip("-") or "adapter"
+
+
+def parse_adapter(raw: str) -> Adapter:
+    """--adapter IMAGE | NAME=IMAGE | NAME=pvc:CLAIM | pvc:CLAIM."""
+    name, sep, ref = raw.partition("=")
+    if not sep:
+        name, ref = "", raw
+    if ref.startswith("pvc:"):
+        claim = ref[len("pvc:") :]
+        return Adapter(name=name or claim, volume=pvc_volume(claim))
+    if not name:
+        repo = ref.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+        name = _sanitize_name(repo)
+    return Adapter(name=name, image=ref)
+
+
+def default_workspace_name(preset: str, mode: str) -> str:
+    name = preset if mode == "inference" else f"{preset}-tuning"
+    return name[:63].rstrip("-")
+
+
+def _common_resource(common: CommonOptions) -> Resource:
+    return Resource(
+        instance_type=common.instance_type,
+        count=common.count,
+        match_labels=parse_labels(common.labels),
+        preferred_nodes=tuple(common.nodes),
+    )
+
+
+def spec_for_tune(
+    catalog: Catalog,
+    preset: str,
+    *,
+    method: str,
+    input_urls: list[str],
+    input_image: str | None,
+    input_pvc: str | None,
+    output_image: str | None,
+    push_secret: str | None,
+    output_pvc: str | None,
+    config: str | None,
+    common: CommonOptions,
+) -> WorkspaceSpec:
+    resolved = catalog.resolve_preset(preset, field_name="PRESET").name
+    name = common.name or default_workspace_name(resolved, "tuning")
+    default_dataset = not (input_urls or input_image or input_pvc)
+    source = DataSource(
+        urls=tuple(input_urls) if input_urls else ((catalog.defaults.tuning_dataset_url,) if default_dataset else ()),
+        image=input_image,
+        image_pull_secrets=tuple(common.image_pull_secrets) if input_image else (),
+        volume=pvc_volume(input_pvc) if input_pvc else None,
+        default_dataset=default_dataset,
+    )
+    if output_image or push_secret:
+        destination = DataDestination(image=output_image, image_push_secret=push_secret)
+    elif output_pvc:
+        destination = DataDestination(volume=pvc_volume(output_pvc))
+    else:
+        destination = DataDestination(managed_pvc=f"{name[: 63 - len(ADAPTER_PVC_SUFFIX)]}{ADAPTER_PVC_SUFFIX}")
+    return WorkspaceSpec(
+        name=name,
+        namespace=common.namespace,
+        resource=_common_resource(common),
+        tuning=Tuning(preset=resolved, method=method.lower(), input=source, output=destination, config=config),
+        image=common.image,
+        image_pull_secrets=tuple(common.image_pull_secrets),
+        model_access_secret=common.model_access_secret,
+        source="flags",
+    )
+
+
+def spec_for_deploy(
+    catalog: Catalog,
+    preset: str,
+    *,
+    runtime: str | None,
+    adapters: list[str] | list[Adapter],
+    config: str | None,
+    max_model_len: int | None,
+    common: CommonOptions,
+) -> WorkspaceSpec:
+    resolved = catalog.resolve_preset(preset, field_name="PRESET").name
+    parsed = tuple(a if isinstance(a, Adapter) else parse_adapter(a) for a in adapters)
+    return WorkspaceSpec(
+        name=common.name or default_workspace_name(resolved, "inference"),
+        namespace=common.namespace,
+        resource=_common_resource(common),
+        inference=Inference(
+            preset=resolved,
+            runtime=runtime.lower() if runtime else None,
+            adapters=parsed,
+            config=config,
+            max_model_len=max_model_len,
+        ),
+        image=common.image,
+        image_pull_secrets=tuple(common.image_pull_secrets),
+        model_access_secret=common.model_access_secret,
+        source="flags",
+    )
+
+
+# ---- Kaito Workspace YAML -----------------------------------------------------------------------------------
+
+_TOP_KEYS = {"apiVersion", "kind", "metadata", "resource", "inference", "tuning", "status"}
+_RESOURCE_KEYS = {"instanceType", "count", "labelSelector", "preferredNodes", "partition"}
+_INFERENCE_KEYS = {"preset", "template", "config", "adapters"}
+_TUNING_KEYS = {"preset", "method", "config", "input", "output"}
+_PRESET_KEYS = {"name", "accessMode", "presetOptions"}
+_PRESET_OPTION_KEYS = {"image", "imagePullSecrets", "modelAccessSecret"}
+_ADAPTER_KEYS = {"source", "strength"}
+_SOURCE_KEYS = {"name", "urls", "image", "imagePullSecrets", "volumeSource"}
+_OUTPUT_KEYS = {"image", "imagePushSecret", "volumeSource"}
+
+
+def _check_keys(obj: Any, allowed: set[str], path: str) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if not isinstance(obj, dict):
+        raise InvalidInput(path, f"expected a mapping, got {type(obj).__name__}", "fix the YAML indentation")
+    for key in obj:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            fix = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(sorted(allowed))}"
+            raise InvalidInput(f"{path}.{key}" if path else str(key), "unknown field", fix)
+    return obj
+
+
+def _str_list(value: Any, path: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(path, "expected a list of strings", None)
+    return tuple(value)
+
+
+def _opt_str(value: Any, path: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(path, f"expected a string, got {value!r}", "quote the value")
+    return value
+
+
+def _volume(value: Any, path: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value:
+        raise InvalidInput(path, "expected a Kubernetes volume source", "e.g. persistentVolumeClaim: {claimName: NAME}")
+    return value
+
+
+def _preset_block(raw: Any, path: str) -> tuple[str, dict[str, Any]]:
+    block = _check_keys(raw, _PRESET_KEYS, path)
+    name = block.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidInput(f"{path}.name", "a preset name is required", "e.g. phi-3-mini-128k-instruct")
+    options = _check_keys(block.get("presetOptions"), _PRESET_OPTION_KEYS, f"{path}.presetOptions")
+    return name, options
+
+
+def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
+    """A Kaito Workspace (kaito.sh/v1alpha1 or v1beta1) as kaitoctl's spec, unchanged in meaning."""
+    if not isinstance(doc, dict):
+        raise InvalidInput("", "the file is not a Kaito Workspace (expected a YAML mapping)", None)
+    api_version = doc.get("apiVersion")
+    if api_version not in KAITO_API_VERSIONS:
+        raise InvalidInput(
+            "apiVersion",
+            f"{api_version!r} is not supported",
+            "use kaito.sh/v1beta1 (or kaito.sh/v1alpha1) with kind: Workspace",
+        )
+    if doc.get("kind") != "Workspace":
+        raise InvalidInput("kind", f"{doc.get('kind')!r} is not supported", "use kind: Workspace")
+    _check_keys(doc, _TOP_KEYS, "")
+    source: Source = "kaito.sh/v1alpha1" if api_version == "kaito.sh/v1alpha1" else "kaito.sh/v1beta1"
+
+    meta = doc.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise InvalidInput("metadata", "expected a mapping", None)
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidInput("metadata.name", "a workspace name is required", "set metadata.name")
+    annotations = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items() if str(k).startswith("kaito.sh/")}
+
+    res_raw = _check_keys(doc.get("resource"), _RESOURCE_KEYS, "resource")
+    if res_raw.get("partition"):
+        raise InvalidInput(
+            "resource.partition", "MIG/accelerator partitions are not supported by kaitoctl", "remove partition"
+        )
+    selector = _check_keys(res_raw.get("labelSelector"), {"matchLabels", "matchExpressions"}, "resource.labelSelector")
+    match_labels = {str(k): str(v) for k, v in (selector.get("matchLabels") or {}).items()}
+    expressions = selector.get("matchExpressions") or []
+    if not isinstance(expressions, list):
+        raise InvalidInput("resource.labelSelector.matchExpressions", "expected a list", None)
+    count = res_raw.get("count")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+        raise InvalidInput("resource.count", f"expected an integer, got {count!r}", None)
+    instance_type = _opt_str(res_raw.get("instanceType"), "resource.instanceType")
+    if instance_type is None and api_version == "kaito.sh/v1alpha1":
+        instance_type = V1ALPHA1_DEFAULT_INSTANCE_TYPE
+    resource = Resource(
+        instance_type=instance_type or None,
+        count=count,
+        match_labels=match_labels,
+        match_expressions=tuple(expressions),
+        preferred_nodes=_str_list(res_raw.get("preferredNodes"), "resource.preferredNodes"),
+    )
+
+    has_inference, has_tuning = doc.get("inference") is not None, doc.get("tuning") is not None
+    if has_inference == has_tuning:
+        raise InvalidInput(
+            "inference/tuning", "a Workspace needs exactly one of inference and tuning", "keep one of the two sections"
+        )
+    image = None
+    pull_secrets: tuple[str, ...] = ()
+    model_secret = None
+    inference = tuning = None
+    if has_inference:
+        inf = _check_keys(doc["inference"], _INFERENCE_KEYS, "inference")
+        if inf.get("template") is not None:
+            raise InvalidInput(
+                "inference.template",
+                "custom pod templates are not supported by kaitoctl",
+                "use inference.preset with a catalog preset",
+            )
+        preset_name, options = _preset_block(inf.get("preset"), "inference.preset")
+        image = _opt_str(options.get("image"), "inference.preset.presetOptions.image")
+        pull_secrets = _str_list(options.get("imagePullSecrets"), "inference.preset.presetOptions.imagePullSecrets")
+        model_secret = _opt_str(options.get("modelAccessSecret"), "inference.preset.presetOptions.modelAccessSecret")
+        adapters = []
+        raw_adapters = inf.get("adapters") or []
+        if not isinstance(raw_adapters, list):
+            raise InvalidInput("inference.adapters", "expected a list", None)
+        for i, raw in enumerate(raw_adapters):
+            path = f"inference.adapters[{i}]"
+            entry = _check_keys(raw, _ADAPTER_KEYS, path)
+            src = _check_keys(entry.get("source"), _SOURCE_KEYS, f"{path}.source")
+            if src.get("urls"):
+                raise InvalidInput(f"{path}.source.urls", "adapters cannot come from URLs", "use image or volumeSource")
+            adapter_name = src.get("name")
+            if not isinstance(adapter_name, str) or not adapter_name:
+                raise InvalidInput(f"{path}.source.name", "an adapter needs a name", None)
+            strength = entry.get("strength")
+            adapters.append(
+                Adapter(
+                    name=adapter_name,
+                    image=_opt_str(src.get("image"), f"{path}.source.image"),
+                    image_pull_secrets=_str_list(src.get("imagePullSecrets"), f"{path}.source.imagePullSecrets"),
+                    volume=_volume(src.get("volumeSource"), f"{path}.source.volumeSource"),
+                    strength=None if strength is None else str(strength),
+                )
+            )
+        runtime = annotations.get(ANNOTATION_RUNTIME)
+        inference = Inference(
+            preset=catalog.resolve_preset(preset_name, field_name="inference.preset.name").name,
+            runtime=runtime.lower() if runtime else None,
+            adapters=tuple(adapters),
+            config=_opt_str(inf.get("config"), "inference.config"),
+        )
+    else:
+        tun = _check_keys(doc["tuning"], _TUNING_KEYS, "tuning")
+        preset_name, options = _preset_block(tun.get("preset"), "tuning.preset")
+        image = _opt_str(options.get("image"), "tuning.preset.presetOptions.image")
+        pull_secrets = _str_list(options.get("imagePullSecrets"), "tuning.preset.presetOptions.imagePullSecrets")
+        model_secret = _opt_str(options.get("modelAccessSecret"), "tuning.preset.presetOptions.modelAccessSecret")
+        method = tun.get("method")
+        if not isinstance(method, str) or not method:
+            raise InvalidInput("tuning.method", "a tuning method is required", "use lora or qlora")
+        src = _check_keys(tun.get("input"), _SOURCE_KEYS, "tuning.input")
+        out = _check_keys(tun.get("output"), _OUTPUT_KEYS, "tuning.output")
+        tuning = Tuning(
+            preset=catalog.resolve_preset(preset_name, field_name="tuning.preset.name").name,
+            method=method.lower(),
+            input=DataSource(
+                name=_opt_str(src.get("name"), "tuning.input.name"),
+                urls=_str_list(src.get("urls"), "tuning.input.urls"),
+                image=_opt_str(src.get("image"), "tuning.input.image"),
+                image_pull_secrets=_str_list(src.get("imagePullSecrets"), "tuning.input.imagePullSecrets"),
+                volume=_volume(src.get("volumeSource"), "tuning.input.volumeSource"),
+            ),
+            output=DataDestination(
+                image=_opt_str(out.get("image"), "tuning.output.image"),
+                image_push_secret=_opt_str(out.get("imagePushSecret"), "tuning.output.imagePushSecret"),
+                volume=_volume(out.get("volumeSource"), "tuning.output.volumeSource"),
+            ),
+            config=_opt_str(tun.get("config"), "tuning.config"),
+        )
+
+    namespace = meta.get("namespace")
+    return WorkspaceSpec(
+        name=name,
+        namespace=str(namespace) if namespace else None,
+        resource=resource,
+        inference=inference,
+        tuning=tuning,
+        image=image,
+        image_pull_secrets=pull_secrets,
+        model_access_secret=model_secret,
+        annotations=annotations,
+        source=source,
+    )
+
+
+def apply_overrides(
+    spec: WorkspaceSpec, common: CommonOptions, *, runtime: str | None = None, max_model_len: int | None = None
+) -> WorkspaceSpec:
+    """CLI flags given on `apply -f` win over the file."""
+    resource = spec.resource
+    if common.instance_type is not None:
+        resource = replace(resource, instance_type=common.instance_type)
+    if common.count is not None:
+        resource = replace(resource, count=common.count)
+    if common.labels:
+        resource = replace(resource, match_labels={**resource.match_labels, **parse_labels(common.labels)})
+    if common.nodes:
+        resource = replace(resource, preferred_nodes=tuple(common.nodes))
+    spec = replace(spec, resource=resource)
+    if common.name is not None:
+        spec = replace(spec, name=common.name)
+    if common.namespace is not None:
+        spec = replace(spec, namespace=common.namespace)
+    if common.image is not None:
+        spec = replace(spec, image=common.image)
+    if common.image_pull_secrets:
+        spec = replace(spec, image_pull_secrets=tuple(common.image_pull_secrets))
+    if common.model_access_secret is not None:
+        spec = replace(spec, model_access_secret=common.model_access_secret)
+    if spec.inference is not None and (runtime is not None or max_model_len is not None):
+        spec = replace(
+            spec,
+            inference=replace(
+                spec.inference,
+                runtime=runtime.lower() if runtime else spec.inference.runtime,
+                max_model_len=max_model_len if max_model_len is not None else spec.inference.max_model_len,
+            ),
+        )
+    elif runtime is not None or max_model_len is not None:
+        raise InvalidInput("--runtime/--max-model-len", "apply to inference workspaces only", "drop them")
+    return spec

@@ -1,0 +1,74 @@
+"""Names, ownership labels and annotations kaitoctl puts on what it creates."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "kaitoctl"
+WORKSPACE_LABEL = "kaitoctl.io/workspace"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+MODE_LABEL = "kaitoctl.io/mode"  # inference | tuning, on the workspace record
+SPEC_ANNOTATION = "kaitoctl.io/spec"
+RECORD_KIND_LABEL = "kaitoctl.io/record"
+
+# AKS agent pool tags that mark kaitoctl's ownership (Azure tags, not Kubernetes labels).
+POOL_TAG_MANAGED_BY = "managed-by"
+POOL_TAG_WORKSPACE = "kaitoctl-workspace"  # "<namespace>/<name>"
+
+GPU_TAINT_KEY = "sku"
+GPU_TAINT_VALUE = "gpu"
+
+
+def ownership_selector(workspace: str | None = None) -> str:
+    """Label selector for everything kaitoctl created (for one workspace, or all)."""
+    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+    if workspace:
+        selector += f",{WORKSPACE_LABEL}={workspace}"
+    return selector
+
+
+def pool_name(namespace: str, workspace: str, salt: int = 0) -> str:
+    """A valid AKS agent pool name (^[a-z][a-z0-9]{0,11}$), stable for namespace/workspace.
+
+    'kc' + 10 hex digits of sha256: 40 bits, so collisions are rare; `salt` picks the next candidate when a pool
+    of that name belongs to another workspace (the pool's tags say whose it is).
+    """
+    digest = hashlib.sha256(f"{namespace}/{workspace}#{salt}".encode()).hexdigest()
+    return "kc" + digest[:10]
+
+
+@dataclass(frozen=True)
+class WorkspaceNames:
+    """Object names for one workspace. Kaito's names where Kaito has one (kaito.md §1.1)."""
+
+    workspace: str
+
+    @property
+    def workload(self) -> str:  # StatefulSet (inference) or Job (tuning); also the main container's name
+        return self.workspace
+
+    @property
+    def service(self) -> str:
+        return self.workspace
+
+    @property
+    def headless_service(self) -> str:
+        return f"{self.workspace}-headless"
+
+    @property
+    def record(self) -> str:  # ConfigMap that stands in for the Workspace object
+        return f"{self.workspace}-workspace"
+
+    @property
+    def inference_config(self) -> str:
+        return f"{self.workspace}-config"
+
+    @property
+    def tuning_config(self) -> str:
+        return f"{self.workspace}-params"
+
+    @property
+    def first_pod(self) -> str:
+        return f"{self.workspace}-0"

@@ -1,0 +1,320 @@
+"""The plan: every decision kaitoctl makes for a workspace, before it renders or writes anything.
+
+Pure: spec + catalog in, Plan out. The plan carries its reasons (fit arithmetic, why this SKU, what the node pool
+will do) so that `--dry-run` can show them and `-o json` can hand them to a script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from kaitoctl.core.catalog import Catalog, Preset, Sku
+from kaitoctl.core.errors import InvalidInput
+from kaitoctl.core.fields import Fields
+from kaitoctl.core.naming import WORKSPACE_LABEL, WorkspaceNames, pool_name
+from kaitoctl.core.sizing import (
+    DEFAULT_MAX_MODEL_LEN,
+    InferenceFit,
+    TuningEstimate,
+    estimate_inference,
+    estimate_tuning,
+    smallest_inference_sku,
+    smallest_tuning_sku,
+    transformers_fit,
+)
+from kaitoctl.core.spec import ANNOTATION_BYPASS_CHECKS, WorkspaceSpec
+from kaitoctl.core.validation import effective_labels, validate_spec
+
+PlacementMode = Literal["pool", "nodes", "selector"]
+DEFAULT_NAMESPACE = "default"
+TUNING_OUTPUT_DIR = "/mnt/results"
+ADAPTER_PVC_SIZE = "10Gi"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the pods run. pool: an AKS agent pool kaitoctl creates or scales for this workspace; nodes: named
+    existing nodes; selector: existing nodes that match the label selector (no cloud calls)."""
+
+    mode: PlacementMode
+    nodes: int
+    pool_name: str | None = None
+    node_names: tuple[str, ...] = ()
+    # Node affinity terms the pods get: label -> allowed values.
+    affinity: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Labels the agent pool puts on its nodes (pool mode).
+    pool_labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: WorkspaceSpec  # resolved: namespace, instance type and runtime filled in
+    preset: Preset
+    sku: Sku
+    sku_choice: str  # why this SKU: "given" or "smallest current SKU that fits"
+    placement: Placement
+    runtime: str | None  # inference only
+    inference_fit: InferenceFit | None
+    tuning_estimate: TuningEstimate | None
+    warnings: list[str]
+    notes: list[str]
+    alternatives: list[str]  # current SKUs that fit, when the given one is retired or does not fit
+
+    @property
+    def namespace(self) -> str:
+        return self.spec.namespace or DEFAULT_NAMESPACE
+
+    @property
+    def names(self) -> WorkspaceNames:
+        return WorkspaceNames(self.spec.name)
+
+    @property
+    def action(self) -> str:
+        return "tune" if self.spec.tuning else "deploy"
+
+    @property
+    def gpus_per_node(self) -> int:
+        return self.sku.gpus
+
+    def _data_summary(self) -> dict[str, Any]:
+        if self.spec.tuning is None:
+            assert self.spec.inference is not None
+            return {"adapters": [a.name for a in self.spec.inference.adapters]}
+        src, out = self.spec.tuning.input, self.spec.tuning.output
+        return {
+            "input": {
+                "urls": list(src.urls),
+                "image": src.image,
+                "volume": _volume_text(src.volume),
+                "defaultDataset": src.default_dataset,
+            },
+            "output": {
+                "image": out.image,
+                "volume": f"pvc:{out.managed_pvc}" if out.managed_pvc else _volume_text(out.volume),
+                "createdByKaitoctl": out.managed_pvc is not None,
+            },
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able plan (for -o json and the progress header)."""
+        fit: dict[str, Any] = {}
+        if self.inference_fit is not None:
+            f = self.inference_fit
+            fit = {
+                "fits": f.fits,
+                "nodes": f.nodes,
+                "minGPUs": f.min_gpus,
+                "maxModelLen": f.max_model_len,
+                "explanation": f.explain(),
+            }
+        if self.tuning_estimate is not None:
+            t = self.tuning_estimate
+            fit = {
+                "fits": t.fits,
+                "estimatedGiBPerGPU": round(t.total_gib, 2),
+                "parts": {k: round(v, 2) for k, v in t.parts_gib.items()},
+                "explanation": t.explain(),
+                "assumptions": t.assumptions,
+            }
+        return {
+            "workspace": self.spec.name,
+            "namespace": self.namespace,
+            "action": self.action,
+            "preset": self.preset.name,
+            "runtime": self.runtime,
+            "method": self.spec.tuning.method if self.spec.tuning else None,
+            "instanceType": self.sku.name,
+            "instanceTypeChoice": self.sku_choice,
+            "gpusPerNode": self.sku.gpus,
+            "nodes": self.placement.nodes,
+            "placement": {
+                "mode": self.placement.mode,
+                "pool": self.placement.pool_name,
+                "nodeNames": list(self.placement.node_names),
+            },
+            "fit": fit,
+            **self._data_summary(),
+            "warnings": self.warnings,
+            "notes": self.notes,
+            "alternatives": self.alternatives,
+        }
+
+
+def _volume_text(volume: dict[str, Any] | None) -> str | None:
+    if volume is None:
+        return None
+    pvc = volume.get("persistentVolumeClaim")
+    if isinstance(pvc, dict) and "claimName" in pvc:
+        return f"pvc:{pvc['claimName']}"
+    return "volume"
+
+
+def _pick_sku(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, runtime: str | None, f: Fields) -> tuple[Sku, str]:
+    if spec.resource.instance_type:
+        sku = catalog.sku(spec.resource.instance_type)
+        assert sku is not None  # validate_spec checked it
+        return sku, "given"
+    max_len = spec.inference.max_model_len if spec.inference else None
+    if spec.tuning is not None:
+        best_tuning = smallest_tuning_sku(preset, catalog.skus.values(), spec.tuning.method)
+        if best_tuning is None:
+            raise InvalidInput(
+                f("resource.instanceType"),
+                f"no current GPU SKU fits {spec.tuning.method} tuning of {preset.name}",
+                None,
+            )
+        return best_tuning[0], "smallest current SKU that fits"
+    best = smallest_inference_sku(
+        preset, catalog.skus.values(), runtime=runtime or "vllm", max_model_len=max_len, count=spec.resource.count or 1
+    )
+    if best is None:
+        raise InvalidInput(
+            f("resource.instanceType"),
+            f"no current GPU SKU fits {preset.name}" + (f" at max-model-len {max_len}" if max_len else ""),
+            "lower --max-model-len" if max_len else None,
+        )
+    return best[0], "smallest current SKU that fits"
+
+
+def _fitting_alternatives(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, runtime: str | None) -> list[str]:
+    names = []
+    for sku in catalog.current_skus():
+        if not sku.nvidia:
+            continue
+        if spec.tuning is not None:
+            ok = estimate_tuning(preset, sku, spec.tuning.method).fits
+        elif runtime == "transformers":
+            ok = transformers_fit(preset, sku, spec.resource.count or 1).fits
+        else:
+            ok = estimate_inference(
+                preset, sku, max_model_len=spec.inference.max_model_len if spec.inference else None
+            ).fits
+        if ok:
+            names.append(sku.name)
+    return names
+
+
+def build_plan(
+    spec: WorkspaceSpec,
+    catalog: Catalog,
+    *,
+    placement_mode: PlacementMode | None = None,
+    bypass_resource_checks: bool = False,
+) -> Plan:
+    """Validate the spec and decide SKU, node count and placement. Raises InvalidInput; never does I/O."""
+    warnings = validate_spec(spec, catalog)
+    f = Fields(spec.source, spec.mode)
+    preset = catalog.resolve_preset(spec.preset)
+    namespace = spec.namespace or DEFAULT_NAMESPACE
+    bypass = bypass_resource_checks or ANNOTATION_BYPASS_CHECKS in spec.annotations
+    notes: list[str] = []
+
+    runtime: str | None = None
+    if spec.inference is not None:
+        runtime = spec.inference.runtime or ("vllm" if "vllm" in preset.runtimes else preset.runtimes[0])
+
+    sku, sku_choice = _pick_sku(spec, preset, catalog, runtime, f)
+    alternatives: list[str] = []
+    if not sku.current:
+        alternatives = _fitting_alternatives(spec, preset, catalog, runtime)
+        warnings.append(
+            f"{sku.name} is {sku.status}: current SKUs that fit: {', '.join(alternatives) or 'none'}; "
+            "choose one with --instance-type"
+        )
+
+    inference_fit: InferenceFit | None = None
+    tuning_estimate: TuningEstimate | None = None
+    nodes = 1
+    if spec.inference is not None:
+        if runtime == "vllm":
+            inference_fit = estimate_inference(preset, sku, max_model_len=spec.inference.max_model_len)
+            if spec.inference.max_model_len is None:
+                notes.append(
+                    f"fit assumes max-model-len {DEFAULT_MAX_MODEL_LEN} (Kaito's default); vLLM sizes the context "
+                    "at start-up — pin it with --max-model-len"
+                )
+        else:
+            inference_fit = transformers_fit(preset, sku, spec.resource.count or 1)
+        if not inference_fit.fits:
+            alternatives = alternatives or _fitting_alternatives(spec, preset, catalog, runtime)
+            message = f"{preset.name} on {sku.name}: {inference_fit.problem}"
+            if not bypass:
+                raise InvalidInput(
+                    f("resource.instanceType"),
+                    message,
+                    ("use --instance-type " + alternatives[0] + " (the smallest that fits)")
+                    if alternatives
+                    else "lower --max-model-len",
+                    choices=alternatives,
+                )
+            warnings.append(message + " (resource checks bypassed)")
+        nodes = max(1, inference_fit.nodes)
+        count = spec.resource.count
+        if runtime == "vllm" and count is not None and count != nodes:
+            warnings.append(
+                f"count {count} is ignored for vLLM (as in Kaito v0.12): the estimate needs {nodes} node(s)"
+            )
+        if runtime == "transformers":
+            nodes = count or 1
+    else:
+        assert spec.tuning is not None
+        tuning_estimate = estimate_tuning(preset, sku, spec.tuning.method)
+        if not tuning_estimate.fits:
+            alternatives = alternatives or _fitting_alternatives(spec, preset, catalog, runtime)
+            message = (
+                f"{spec.tuning.method} tuning of {preset.name} needs ≈ {tuning_estimate.total_gib:.1f} GiB per GPU; "
+                f"{sku.name} has {sku.gpu_memory_gib:g} GiB"
+            )
+            if not bypass:
+                raise InvalidInput(
+                    f("resource.instanceType"),
+                    message,
+                    ("use --instance-type " + alternatives[0] + " (the smallest that fits)")
+                    if alternatives
+                    else "use qlora, or bypass with --bypass-resource-checks",
+                    choices=alternatives,
+                )
+            warnings.append(message + " (resource checks bypassed)")
+
+    labels, _ = effective_labels(spec)
+    mode: PlacementMode = placement_mode or ("nodes" if spec.resource.preferred_nodes else "pool")
+    affinity: dict[str, tuple[str, ...]] = {k: (v,) for k, v in sorted(labels.items())}
+    for expr in spec.resource.match_expressions:
+        affinity[str(expr["key"])] = tuple(str(v) for v in expr["values"])
+    pool = None
+    pool_labels: dict[str, str] = {}
+    node_names: tuple[str, ...] = ()
+    if mode == "pool":
+        pool = pool_name(namespace, spec.name)
+        pool_labels = {**labels, WORKSPACE_LABEL: spec.name}
+        affinity[WORKSPACE_LABEL] = (spec.name,)
+    elif mode == "nodes":
+        node_names = tuple(spec.resource.preferred_nodes)
+        affinity["kubernetes.io/hostname"] = node_names
+        nodes = min(nodes, len(node_names)) if spec.inference is not None and runtime == "transformers" else nodes
+    placement = Placement(
+        mode=mode,
+        nodes=nodes,
+        pool_name=pool,
+        node_names=node_names,
+        affinity=affinity,
+        pool_labels=pool_labels,
+    )
+
+    resolved = replace(spec, namespace=namespace, resource=replace(spec.resource, instance_type=sku.name))
+    if resolved.inference is not None:
+        resolved = replace(resolved, inference=replace(resolved.inference, runtime=runtime))
+    return Plan(
+        spec=resolved,
+        preset=preset,
+        sku=sku,
+        sku_choice=sku_choice,
+        placement=placement,
+        runtime=runtime,
+        inference_fit=inference_fit,
+        tuning_estimate=tuning_estimate,
+        warnings=warnings,
+        notes=notes,
+        alternatives=alternatives,
+    )

@@ -1,0 +1,452 @@
+"""Render a plan into Kubernetes objects with the Jinja templates in templates/.
+
+Safety: every `{{ value }}` passes through `yaml_scalar`, which emits a double-quoted (JSON-style) YAML scalar or
+a flow collection, so no value can break out of its place in the document. The rendered text is parsed back with
+a safe loader and only the parsed objects are used. User values reach containers as argv or env, never inside a
+shell string: the scripts in templates/scripts/ are constants that read "$@" and environment variables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from functools import cache
+from typing import Any
+
+import jinja2
+import yaml
+
+from kaitoctl.core.catalog import Catalog
+from kaitoctl.core.data import templates_dir
+from kaitoctl.core.naming import (
+    COMPONENT_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    MODE_LABEL,
+    RECORD_KIND_LABEL,
+    SPEC_ANNOTATION,
+    WORKSPACE_LABEL,
+)
+from kaitoctl.core.plan import ADAPTER_PVC_SIZE, TUNING_OUTPUT_DIR, Plan
+from kaitoctl.core.spec import ANNOTATION_ENABLE_LB
+
+# YAML (1.1, as PyYAML reads it) treats these as line breaks or refuses them: escape them inside scalars.
+_NEEDS_ESCAPE = re.compile("[^\x09\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def yaml_scalar(value: Any) -> str:
+    """Any value as a self-delimiting YAML flow node. Strings always come out double-quoted."""
+    if isinstance(value, jinja2.Undefined):
+        raise jinja2.UndefinedError("undefined template value")
+    if isinstance(value, RawYaml):
+        return value.text
+    text = json.dumps(value, ensure_ascii=False, sort_keys=False)
+    return _NEEDS_ESCAPE.sub(_escape_char, text)
+
+
+class RawYaml:
+    """Template text that is already YAML (constants only; never user input)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    return {**base, **extra}
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        finalize=yaml_scalar,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["merge"] = _merge
+    return env
+
+
+@cache
+def script(name: str) -> str:
+    """A constant shell script from templates/scripts/ (passed as one argv element, never interpolated).
+    Its leading comment block documents the file, not the pod, and is dropped."""
+    lines = (templates_dir() / "scripts" / name).read_text(encoding="utf-8").splitlines(keepends=True)
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    return "".join(lines)
+
+
+def render_template(name: str, **context: Any) -> list[dict[str, Any]]:
+    text = _environment().get_template(name).render(**context)
+    return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+
+
+def k8s_name(*parts: str, limit: int = 63) -> str:
+    """A DNS-1123 label built from parts; long names keep a hash suffix so they stay unique."""
+    name = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+# ---- context ------------------------------------------------------------------------------------------------
+
+
+def _labels(plan: Plan, component: str) -> dict[str, str]:
+    return {
+        MANAGED_BY_LABEL: MANAGED_BY,
+        WORKSPACE_LABEL: plan.spec.name,
+        COMPONENT_LABEL: component,
+    }
+
+
+def _tolerations() -> list[dict[str, str]]:
+    return [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
+        {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot", "effect": "NoSchedule"},
+    ]
+
+
+def _readiness_timeout_s(weights_gib: float) -> int:
+    # Kaito v0.12: clamp(15 min + 18 s per GiB of weights, 30 min, 180 min).
+    return int(min(max(15 * 60 + 18 * weights_gib, 30 * 60), 180 * 60))
+
+
+def _vllm_args(plan: Plan, *, adapters: bool, config_file: bool) -> list[str]:
+    preset, sku = plan.preset, plan.sku
+    nodes = plan.placement.nodes
+    fit = plan.inference_fit
+    args = [f"--served-model-name={preset.served_name}"]
+    if not config_file:
+        args.append("--max-model-len=auto")
+    utilization = "0.82" if sku.gpu_model == "NVIDIA A10" else "0.84"
+    args += [
+        f"--gpu-memory-utilization={utilization}",
+        '--kv-events-config={"enable_kv_cache_events":true}',
+        "--compilation-config.pass_config.fuse_allreduce_rms=False",
+    ]
+    small_model = fit is not None and fit.weights_gib < 0.5 * sku.gpu_memory_gib
+    if nodes == 1 and small_model and sku.gpus > 1:
+        args += [f"--data-parallel-size={sku.gpus}", "--tensor-parallel-size=1"]
+        args.append("--kaito-kv-cache-cpu-memory-utilization=0")
+    else:
+        args.append(f"--tensor-parallel-size={sku.gpus}")
+    if nodes > 1:
+        args += [f"--pipeline-parallel-size={nodes}", "--distributed-executor-backend=ray"]
+    args += [f"--model={preset.hf_repo}", "--download-dir=/workspace/weights"]
+    if preset.revision and preset.revision != "main":
+        args.append(f"--revision={preset.revision}")
+    # Kaito passes these three as auto unless the model needs otherwise (mistral's own formats, deepseek tokenizer).
+    formats = {"load_format": "auto", "config_format": "auto", "tokenizer_mode": "auto"}
+    extra = dict(preset.vllm.extra_args)
+    for key in formats:
+        formats[key] = extra.pop(key, formats[key])
+    args += ["--trust-remote-code", f"--dtype={preset.vllm.dtype}"]
+    args += [f"--{key}={value}" for key, value in formats.items()]
+    if preset.vllm.chat_template:
+        args.append(f"--chat-template=/workspace/chat_templates/{preset.vllm.chat_template}")
+    if preset.vllm.tool_call_parser:
+        args += [f"--tool-call-parser={preset.vllm.tool_call_parser}", "--enable-auto-tool-choice"]
+    if preset.vllm.reasoning_parser:
+        args.append(f"--reasoning-parser={preset.vllm.reasoning_parser}")
+    present = {arg.split("=", 1)[0] for arg in args}
+    for key in sorted(extra):
+        if f"--{key}" not in present:
+            args.append(f"--{key}={extra[key]}" if extra[key] else f"--{key}")
+    if adapters:
+        args.append("--enable-lora")
+    if config_file:
+        args.append("--kaito-config-file=/mnt/config/inference_config.yaml")
+    return args
+
+
+def _transformers_args(plan: Plan) -> list[str]:
+    preset = plan.preset
+    args = [
+        "--num_processes=1",
+        "--num_machines=1",
+        "--machine_rank=0",
+        "--gpu_ids=all",
+        "/workspace/tfs/inference_api.py",
+    ]
+    for key, value in (preset.transformers_args or {}).items():
+        args.append(f"--{key}={value}" if value else f"--{key}")
+    args += [
+        f"--served_model_name={preset.served_name}",
+        f"--pretrained_model_name_or_path={preset.hf_repo}",
+        "--allow_remote_files",
+    ]
+    if preset.revision and preset.revision != "main":
+        args.append(f"--revision={preset.revision}")
+    return args
+
+
+def _inference_context(plan: Plan, catalog: Catalog) -> dict[str, Any]:
+    spec = plan.spec
+    inf = spec.inference
+    assert inf is not None
+    names = plan.names
+    runtime = plan.runtime or "vllm"
+    nodes = plan.placement.nodes
+    multi_node = nodes > 1
+    inference_config = inf.config
+    generated_config = None
+    if inf.max_model_len is not None:
+        inference_config = names.inference_config
+        generated_config = yaml.safe_dump(
+            {"vllm": {"cpu-offload-gb": 0, "max-model-len": inf.max_model_len}},
+            sort_keys=False,
+            default_flow_style=False,
+        )
+    use_config = runtime == "vllm" and inference_config is not None
+
+    image_adapters = []
+    volume_adapters = []
+    for adapter in inf.adapters:
+        if adapter.image:
+            image_adapters.append(
+                {
+                    "name": adapter.name,
+                    "container": k8s_name("puller", adapter.name),
+                    "image": adapter.image,
+                    "secrets_volume": k8s_name("docker-config", adapter.name, "inference-adapter")
+                    if adapter.image_pull_secrets
+                    else None,
+                    "secrets": list(adapter.image_pull_secrets),
+                    "secrets_dir": f"/root/.docker/config.d/{adapter.name}-inference-adapter",
+                    "target": f"/mnt/adapter/{adapter.name}",
+                }
+            )
+        else:
+            volume_adapters.append(
+                {
+                    "name": adapter.name,
+                    "volume": k8s_name("adapter-volume", adapter.name),
+                    "entry": {"name": k8s_name("adapter-volume", adapter.name), **(adapter.volume or {})},
+                    "mount": f"/mnt/adapter/{adapter.name}",
+                }
+            )
+
+    env: list[dict[str, Any]] = []
+    if runtime == "vllm":
+        env += [{"name": "VLLM_USE_FLASHINFER_SAMPLER", "value": "0"}, {"name": "VLLM_USE_DEEP_GEMM", "value": "0"}]
+    if spec.model_access_secret:
+        env.append(
+            {
+                "name": "HF_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": spec.model_access_secret, "key": "HF_TOKEN", "optional": True}},
+            }
+        )
+    for adapter in inf.adapters:
+        if adapter.strength is not None:
+            env.append({"name": adapter.name, "value": adapter.strength})
+    leader = f"{names.first_pod}.{names.headless_service}.{plan.namespace}.svc.cluster.local"
+    if multi_node:
+        env += [
+            {
+                "name": "POD_INDEX",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['apps.kubernetes.io/pod-index']"}},
+            },
+            {"name": "RAY_CLUSTER_SIZE", "value": str(nodes)},
+            {"name": "LEADER_ADDRESS", "value": leader},
+        ]
+
+    if runtime == "vllm":
+        args = _vllm_args(plan, adapters=bool(inf.adapters), config_file=use_config)
+        if multi_node:
+            command = ["/bin/sh", "-c", script("vllm-multi-node.sh"), "vllm-multi-node"]
+        else:
+            command = ["python3", "/workspace/vllm/inference_api.py"]
+    else:
+        command = ["accelerate", "launch"]
+        args = _transformers_args(plan)
+
+    weights = plan.preset.weights_gib
+    timeout = _readiness_timeout_s(weights)
+    pull_secrets = list(
+        dict.fromkeys([*spec.image_pull_secrets, *(s for a in inf.adapters for s in a.image_pull_secrets)])
+    )
+    return {
+        "runtime": runtime,
+        "nodes": nodes,
+        "multi_node": multi_node,
+        "leader_address": leader,
+        "image": spec.image or catalog.defaults.base_image,
+        "puller_image": catalog.defaults.images["puller"],
+        "puller_script": script("pull-image-data.sh"),
+        "command": command,
+        "args": args,
+        "env": env,
+        "gpus": str(plan.sku.gpus),
+        "startup_failure_threshold": math.ceil(timeout / 10),
+        "service_type": "LoadBalancer"
+        if spec.annotations.get(ANNOTATION_ENABLE_LB, "").lower() == "true"
+        else "ClusterIP",
+        "image_adapters": image_adapters,
+        "volume_adapters": volume_adapters,
+        "config_map": inference_config if use_config else None,
+        "generated_config": generated_config if use_config else None,
+        "image_pull_secrets": pull_secrets,
+    }
+
+
+_TRAINING_CONFIGS = {
+    # Kaito's lora-params-template / qlora-params-template (kaito.md §5.4), key training_config.yaml.
+    "lora": {
+        "ModelConfig": {"torch_dtype": "bfloat16", "local_files_only": True, "device_map": "auto"},
+        "QuantizationConfig": {"load_in_4bit": False},
+        "LoraConfig": {"r": 8, "lora_alpha": 8, "lora_dropout": 0.0},
+        "TrainingArguments": {
+            "output_dir": TUNING_OUTPUT_DIR,
+            "ddp_find_unused_parameters": False,
+            "save_strategy": "no",
+            "per_device_train_batch_size": 1,
+        },
+        "DataCollator": {"mlm": True},
+        "DatasetConfig": {"shuffle_dataset": True, "train_test_split": 1},
+    },
+    "qlora": {
+        "ModelConfig": {"torch_dtype": "bfloat16", "local_files_only": True, "device_map": "auto"},
+        "QuantizationConfig": {
+            "load_in_4bit": True,
+            "bnb_4bit_quant_type": "nf4",
+            "bnb_4bit_compute_dtype": "bfloat16",
+            "bnb_4bit_use_double_quant": True,
+        },
+        "LoraConfig": {"r": 8, "lora_alpha": 8, "lora_dropout": 0.0},
+        "TrainingArguments": {
+            "output_dir": TUNING_OUTPUT_DIR,
+            "ddp_find_unused_parameters": False,
+            "save_strategy": "no",
+            "per_device_train_batch_size": 1,
+        },
+        "DataCollator": {"mlm": True},
+        "DatasetConfig": {"shuffle_dataset": True, "train_test_split": 1},
+    },
+}
+
+
+def training_config_yaml(method: str) -> str:
+    return yaml.safe_dump({"training_config": _TRAINING_CONFIGS[method]}, sort_keys=False)
+
+
+def _tuning_context(plan: Plan, catalog: Catalog, output_dir: str) -> dict[str, Any]:
+    spec = plan.spec
+    tun = spec.tuning
+    assert tun is not None
+    preset = plan.preset
+    assert preset.tuning is not None
+    images = catalog.defaults.images
+    src, out = tun.input, tun.output
+    env: list[dict[str, Any]] = [
+        {"name": "PYTORCH_CUDA_ALLOC_CONF", "value": "expandable_segments:True"},
+        {"name": "NUM_PROCESSES", "value": str(plan.sku.gpus)},
+        {"name": "OUTPUT_DIR", "value": output_dir},
+    ]
+    if preset.tuning.target_modules:
+        env.append({"name": "DEFAULT_TARGET_MODULES", "value": ",".join(preset.tuning.target_modules)})
+    if spec.model_access_secret:
+        env.append(
+            {
+                "name": "HF_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": spec.model_access_secret, "key": "HF_TOKEN", "optional": True}},
+            }
+        )
+    output_volume: dict[str, Any] = {"emptyDir": {}}
+    if out.managed_pvc:
+        output_volume = {"persistentVolumeClaim": {"claimName": out.managed_pvc}}
+    elif out.volume is not None:
+        output_volume = out.volume
+    pull_secrets = list(
+        dict.fromkeys(
+            [
+                *spec.image_pull_secrets,
+                *src.image_pull_secrets,
+                *([out.image_push_secret] if out.image_push_secret else []),
+            ]
+        )
+    )
+    input_secrets_dir = f"/root/.docker/config.d/{src.name or 'input'}-tuning-input"
+    return {
+        "image": spec.image or catalog.defaults.base_image,
+        "gpus": str(plan.sku.gpus),
+        "env": env,
+        "weights_image": preset.tuning.weights_image,
+        "weights_downloader_image": images["weights_downloader"],
+        "data_downloader_image": images["data_downloader"],
+        "data_downloader_script": script("download-data.sh"),
+        "puller_image": images["puller"],
+        "puller_script": script("pull-image-data.sh"),
+        "pusher_image": images["pusher"],
+        "pusher_script": script("push-adapter.sh"),
+        "train_script": script("train.sh"),
+        "input_kind": src.kind,
+        "input_urls": list(src.urls),
+        "input_image": src.image,
+        "input_secrets": list(src.image_pull_secrets),
+        "input_secrets_dir": input_secrets_dir,
+        "input_volume": src.volume if src.volume is not None else {"emptyDir": {}},
+        "output_kind": out.kind,
+        "output_image": out.image,
+        "push_secret": out.image_push_secret,
+        "output_volume": output_volume,
+        "output_dir": output_dir,
+        "managed_pvc": out.managed_pvc,
+        "pvc_size": ADAPTER_PVC_SIZE,
+        "config_map": tun.config or plan.names.tuning_config,
+        "generated_config": None if tun.config else training_config_yaml(tun.method),
+        "image_pull_secrets": pull_secrets,
+        "share_process_namespace": out.image is not None,
+    }
+
+
+def render_plan(plan: Plan, catalog: Catalog, *, tuning_output_dir: str = TUNING_OUTPUT_DIR) -> list[dict[str, Any]]:
+    """All objects of the workspace, in the order they must be applied (dependencies first)."""
+    spec_json = plan.spec.to_json()
+    mode = plan.spec.mode
+    common = {
+        "names": plan.names,
+        "namespace": plan.namespace,
+        "spec_annotation": {SPEC_ANNOTATION: spec_json},
+        "affinity": [{"key": k, "values": list(v)} for k, v in plan.placement.affinity.items()],
+        "tolerations": _tolerations(),
+        "workspace_label": {WORKSPACE_LABEL: plan.spec.name},
+        "record_labels": {
+            **_labels(plan, "workspace"),
+            RECORD_KIND_LABEL: "workspace",
+            MODE_LABEL: mode,
+        },
+        "preset": plan.preset.name,
+        "instance_type": plan.sku.name,
+    }
+    objects = render_template("workspace-record.yaml.j2", **common)
+    if mode == "inference":
+        ctx = _inference_context(plan, catalog)
+        labels = _labels(plan, "inference")
+        objects += render_template("inference/workload.yaml.j2", labels=labels, **common, **ctx)
+    else:
+        ctx = _tuning_context(plan, catalog, tuning_output_dir)
+        labels = _labels(plan, "tuning")
+        objects += render_template("tuning/job.yaml.j2", labels=labels, **common, **ctx)
+    return objects
+
+
+def render_device_plugin(image: str) -> list[dict[str, Any]]:
+    return render_template(
+        "device-plugin/daemonset.yaml.j2",
+        image=image,
+        labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: "nvidia-device-plugin"},
+    )

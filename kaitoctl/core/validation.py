@@ -1,0 +1,372 @@
+"""Validation equal to Kaito's admission webhook (kaito.md §1.6), plus kaitoctl's own rules.
+
+Runs before anything touches a cluster or Azure. Errors raise InvalidInput (exit 2) naming the field and the fix;
+things that are legal but unwise come back as warnings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from kaitoctl.core.catalog import RUNTIMES, TUNING_METHODS, Catalog, Preset
+from kaitoctl.core.errors import InvalidInput
+from kaitoctl.core.fields import Fields
+from kaitoctl.core.spec import Adapter, WorkspaceSpec
+
+MAX_ADAPTERS = 10  # Kaito's MaxAdaptersNumber
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+# Docker image references (github.com/distribution/reference grammar).
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+_IMAGE_REF = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,})?$"
+)
+
+# Hosts Kaito refuses for tuning input URLs, besides localhost and non-public IP literals.
+_METADATA_HOSTS = {"metadata.google.internal", "metadata.google", "instance-data.ec2.internal"}
+
+# Label keys Kaito reserves and strips from labelSelector.matchLabels (api/v1beta1/labels.go).
+RESERVED_LABEL_KEYS = frozenset(
+    {
+        "kaito.sh/workspace",
+        "kaito.sh/workspacenamespace",
+        "kaito.sh/ragengine",
+        "kaito.sh/ragenginenamespace",
+        "karpenter.kaito.sh/workspace-name",
+        "karpenter.kaito.sh/workspace-namespace",
+        "karpenter.kaito.sh/inferenceset",
+        "karpenter.kaito.sh/inferenceset-namespace",
+    }
+)
+
+
+def check_dns1123_label(value: str, field: str, what: str = "name") -> None:
+    if not value or len(value) > 63 or not _DNS1123_LABEL.match(value):
+        raise InvalidInput(
+            field,
+            f"{value!r} is not a valid {what}",
+            "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+        )
+
+
+def check_dns1123_subdomain(value: str, field: str, what: str = "name") -> None:
+    if not value or len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        raise InvalidInput(
+            field,
+            f"{value!r} is not a valid {what}",
+            "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+        )
+
+
+def check_label(key: str, value: str, field: str) -> None:
+    prefix, _, name = key.rpartition("/")
+    bad_prefix = bool(prefix) and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix))
+    if not name or len(name) > 63 or not _LABEL_NAME.match(name) or bad_prefix or key.count("/") > 1:
+        raise InvalidInput(
+            field,
+            f"{key!r} is not a valid label key",
+            "use [prefix/]name: name ≤ 63 characters of letters, digits, '-', '_' and '.'; prefix a DNS subdomain",
+        )
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise InvalidInput(
+            field,
+            f"{value!r} is not a valid value for label {key!r}",
+            "use at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
+        )
+
+
+def check_image_ref(value: str, field: str) -> None:
+    if not value or len(value) > 512 or not _IMAGE_REF.match(value):
+        raise InvalidInput(
+            field,
+            f"{value!r} is not a valid image reference",
+            "use registry/repository[:tag][@sha256:digest], e.g. myacr.azurecr.io/adapters/phi-3:0.0.1",
+        )
+
+
+def check_input_url(url: str, field: str) -> None:
+    """Kaito's rules for tuning input URLs: http(s), a public host, no metadata endpoints."""
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise InvalidInput(field, f"{url!r} contains whitespace or control characters", "percent-encode them")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise InvalidInput(field, f"{url!r} is not a valid URL ({exc})", "use an http(s) URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise InvalidInput(
+            field, f"{url!r}: scheme {parts.scheme or '(none)'!r} is not allowed", "use an http:// or https:// URL"
+        )
+    if not host:
+        raise InvalidInput(field, f"{url!r} has no host", "use a full URL such as https://host/path/data.parquet")
+    host = host.rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost") or host in _METADATA_HOSTS:
+        raise InvalidInput(
+            field, f"{url!r}: host {host!r} is not allowed", "use a URL the training pod can reach on a public host"
+        )
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+        raise InvalidInput(
+            field,
+            f"{url!r}: {host} is a loopback, private or link-local address",
+            "use a public host name or address",
+        )
+
+
+def _check_strength(adapter: Adapter, field: str) -> None:
+    if adapter.strength is None:
+        return
+    try:
+        strength = float(adapter.strength)
+    except ValueError:
+        strength = -1.0
+    if not 0.0 <= strength <= 1.0:
+        raise InvalidInput(field, f"strength {adapter.strength!r} is not a number in [0, 1]", 'use e.g. "1.0"')
+
+
+def _check_volume(volume: object, field: str) -> None:
+    if not isinstance(volume, dict) or not volume:
+        raise InvalidInput(
+            field, "volumeSource must be a Kubernetes volume source", "e.g. persistentVolumeClaim: {claimName: NAME}"
+        )
+    pvc = volume.get("persistentVolumeClaim")
+    if isinstance(pvc, dict):
+        check_dns1123_subdomain(str(pvc.get("claimName", "")), field, "PersistentVolumeClaim name")
+
+
+def effective_labels(spec: WorkspaceSpec) -> tuple[dict[str, str], list[str]]:
+    """matchLabels without Kaito's reserved keys (which Kaito strips silently; kaitoctl warns)."""
+    kept = {k: v for k, v in spec.resource.match_labels.items() if k not in RESERVED_LABEL_KEYS}
+    dropped = sorted(set(spec.resource.match_labels) - set(kept))
+    warnings = [f"label {k!r} is reserved by Kaito and was ignored" for k in dropped]
+    return kept, warnings
+
+
+def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> list[str]:
+    """Raises InvalidInput on the first error; returns warnings."""
+    f = Fields(spec.source, spec.mode)
+    warnings: list[str] = []
+
+    check_dns1123_label(spec.name, f("metadata.name"), "workspace name")
+    if spec.namespace is not None:
+        check_dns1123_label(spec.namespace, f("metadata.namespace"), "namespace")
+    if (spec.inference is None) == (spec.tuning is None):
+        raise InvalidInput(
+            "inference/tuning", "a workspace needs exactly one of inference and tuning", "remove one of them"
+        )
+
+    preset_field = f("tuning.preset.name" if spec.tuning else "inference.preset.name")
+    preset = catalog.resolve_preset(spec.preset, field_name=preset_field)
+    if preset.status == "deprecated":
+        raise InvalidInput(
+            preset_field,
+            f"model {preset.name} is deprecated and no longer supported" + (f" ({preset.note})" if preset.note else ""),
+            "choose a current preset (`kaitoctl presets`)",
+        )
+    if preset.status != "current":
+        raise InvalidInput(
+            preset_field,
+            f"preset {preset.name} is not available in Kaito {catalog.kaito_version}"
+            + (f": {preset.note}" if preset.note else ""),
+            "choose a current preset (`kaitoctl presets`)",
+        )
+
+    res = spec.resource
+    if res.instance_type:
+        sku = catalog.sku(res.instance_type)
+        if sku is None:
+            current = ", ".join(s.name for s in catalog.current_skus())
+            raise InvalidInput(
+                f("resource.instanceType"),
+                f"unknown instance type {res.instance_type!r}",
+                f"use one of {current} (`kaitoctl presets skus`)",
+            )
+        if not sku.current:
+            warnings.append(f"instance type {sku.name}: {sku.note or sku.status}")
+    if res.count is not None and res.count < 1:
+        raise InvalidInput(f("resource.count"), f"count must be at least 1, got {res.count}", "use --count 1 or more")
+    if spec.tuning is not None and res.count is not None and res.count > 1:
+        raise InvalidInput(
+            f("resource.count"),
+            "Tuning does not currently support multinode configurations; count must be 1",
+            "set count to 1 (or leave it out)",
+        )
+
+    for key, value in res.match_labels.items():
+        check_label(key, value, f("resource.labelSelector.matchLabels"))
+    kept, label_warnings = effective_labels(spec)
+    warnings.extend(label_warnings)
+    if res.match_labels and not kept:
+        raise InvalidInput(
+            f("resource.labelSelector"),
+            "the label selector consists only of keys Kaito reserves",
+            "add a label of your own, e.g. apps: my-model",
+        )
+    for expr in res.match_expressions:
+        if expr.get("operator") != "In" or not expr.get("key") or not expr.get("values"):
+            raise InvalidInput(
+                f("resource.labelSelector") + ".matchExpressions",
+                f"only 'In' expressions with a key and values are supported, got {expr!r}",
+                "use matchLabels, or matchExpressions with operator In",
+            )
+        for value in expr["values"]:
+            check_label(str(expr["key"]), str(value), f("resource.labelSelector") + ".matchExpressions")
+    for i, node in enumerate(res.preferred_nodes):
+        check_dns1123_subdomain(node, f("resource.preferredNodes", i), "node name")
+
+    if spec.image:
+        check_image_ref(spec.image, f("presetOptions.image"))
+    for secret in spec.image_pull_secrets:
+        check_dns1123_subdomain(secret, f("presetOptions.imagePullSecrets"), "Secret name")
+    if spec.model_access_secret:
+        check_dns1123_subdomain(spec.model_access_secret, f("presetOptions.modelAccessSecret"), "Secret name")
+    elif preset.download_auth_required:
+        warnings.append(
+            f"{preset.hf_repo} is a gated Hugging Face model: the download needs a token "
+            "(--model-access-secret SECRET with key HF_TOKEN)"
+        )
+
+    if spec.inference is not None:
+        warnings.extend(_validate_inference(spec, preset, f))
+    if spec.tuning is not None:
+        warnings.extend(_validate_tuning(spec, preset, catalog, f))
+    return warnings
+
+
+def _validate_inference(spec: WorkspaceSpec, preset: Preset, f: Fields) -> list[str]:
+    inf = spec.inference
+    assert inf is not None
+    warnings: list[str] = []
+    runtime = inf.runtime or "vllm"
+    if runtime not in RUNTIMES:
+        raise InvalidInput(f("inference.runtime"), f"unknown runtime {runtime!r}", "use vllm or transformers")
+    if runtime not in preset.runtimes:
+        raise InvalidInput(
+            f("inference.runtime"),
+            f"model {preset.name} does not support inference with "
+            + ("Huggingface Transformers" if runtime == "transformers" else "vLLM")
+            + " runtime",
+            f"use --runtime {preset.runtimes[0]}" if preset.runtimes else None,
+        )
+    if len(inf.adapters) > MAX_ADAPTERS:
+        raise InvalidInput(
+            f("inference.adapters"), f"{len(inf.adapters)} adapters; at most {MAX_ADAPTERS} are supported", None
+        )
+    seen: set[str] = set()
+    for i, adapter in enumerate(inf.adapters):
+        field = f("inference.adapters", i)
+        check_dns1123_subdomain(adapter.name, field, "adapter name")
+        if adapter.name in seen:
+            raise InvalidInput(field, f"adapter name {adapter.name!r} is used twice", "give each adapter its own name")
+        seen.add(adapter.name)
+        if (adapter.image is None) == (adapter.volume is None):
+            raise InvalidInput(field, "an adapter needs exactly one of image and volumeSource", None)
+        if adapter.image is not None:
+            check_image_ref(adapter.image, field)
+        else:
+            _check_volume(adapter.volume, field)
+        for secret in adapter.image_pull_secrets:
+            check_dns1123_subdomain(secret, field, "Secret name")
+        _check_strength(adapter, field)
+        if runtime == "vllm" and adapter.strength is not None:
+            raise InvalidInput(
+                field,
+                "vLLM does not support adapter strength",
+                'remove strength, or use the transformers runtime (kaito.sh/runtime: "transformers")',
+            )
+    if inf.adapters and runtime == "vllm" and not preset.vllm.allow_lora:
+        raise InvalidInput(
+            f("inference.adapters"), f"model {preset.name} does not support LoRA adapters with vLLM", None
+        )
+    if inf.config is not None:
+        check_dns1123_subdomain(inf.config, f("inference.config"), "ConfigMap name")
+        if runtime != "vllm":
+            warnings.append("the inference ConfigMap is read by the vLLM runtime only; transformers ignores it")
+    if inf.max_model_len is not None:
+        if runtime != "vllm":
+            raise InvalidInput(
+                f("inference.maxModelLen"), "--max-model-len applies to the vLLM runtime only", "drop it, or use vllm"
+            )
+        limit = preset.max_context
+        if inf.max_model_len < 1 or (limit is not None and inf.max_model_len > limit):
+            raise InvalidInput(
+                f("inference.maxModelLen"),
+                f"{inf.max_model_len} is outside 1..{limit} (the context limit of {preset.name})",
+                f"use a value up to {limit}",
+            )
+        if inf.config is not None:
+            raise InvalidInput(
+                f("inference.maxModelLen"),
+                "--max-model-len and --config both set vLLM options",
+                "put vllm.max-model-len in your ConfigMap's inference_config.yaml, or drop --config",
+            )
+    return warnings
+
+
+def _validate_tuning(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, f: Fields) -> list[str]:
+    tun = spec.tuning
+    assert tun is not None
+    if tun.method not in TUNING_METHODS:
+        raise InvalidInput(f("tuning.method"), f"unknown tuning method {tun.method!r}", "use lora or qlora")
+    if preset.tuning is None or tun.method not in preset.tuning.methods:
+        tunable = sorted(p.name for p in catalog.presets.values() if p.tuning and p.usable)
+        raise InvalidInput(
+            f("tuning.preset.name"),
+            f"preset {preset.name} does not support {tun.method} tuning",
+            "tune one of: " + ", ".join(tunable),
+        )
+    src = tun.input
+    kinds = [k for k, present in (("urls", src.urls), ("image", src.image), ("volumeSource", src.volume)) if present]
+    if len(kinds) != 1:
+        raise InvalidInput(
+            f("tuning.input"),
+            "tuning input needs exactly one of urls, image and volumeSource"
+            + (f" (got {', '.join(kinds)})" if kinds else ""),
+            "give one input",
+        )
+    if src.name is not None:
+        check_dns1123_subdomain(src.name, "tuning.input.name", "input name")
+    for i, url in enumerate(src.urls):
+        check_input_url(url, f("tuning.input.urls", i))
+    if src.image is not None:
+        check_image_ref(src.image, f("tuning.input.image"))
+    for secret in src.image_pull_secrets:
+        check_dns1123_subdomain(secret, f("tuning.input.imagePullSecrets"), "Secret name")
+    if src.volume is not None:
+        _check_volume(src.volume, f("tuning.input.volumeSource"))
+
+    out = tun.output
+    has_volume = out.volume is not None or out.managed_pvc is not None
+    if (out.image is not None) == has_volume:
+        raise InvalidInput(
+            f("tuning.output"), "tuning output needs exactly one of image and volumeSource", "give one output"
+        )
+    if out.image is not None:
+        check_image_ref(out.image, f("tuning.output.image"))
+        if not out.image_push_secret:
+            raise InvalidInput(
+                f("tuning.output.imagePushSecret"),
+                "an output image needs a push secret",
+                "create a kubernetes.io/dockerconfigjson Secret for the registry and pass --push-secret NAME",
+            )
+    if out.image_push_secret:
+        check_dns1123_subdomain(out.image_push_secret, f("tuning.output.imagePushSecret"), "Secret name")
+    if out.volume is not None:
+        _check_volume(out.volume, f("tuning.output.volumeSource"))
+    if tun.config is not None:
+        check_dns1123_subdomain(tun.config, f("tuning.config"), "ConfigMap name")
+    return []
