@@ -171,5 +171,7 @@ def print_plan(plan: Plan, objects: list[dict[str, Any]], *, pool_action: str | 
         console.print(f"  {key:<{width}}  {_escape(value)}")
     for message in plan.warnings:
         warn(message)
+    for blocker in plan.blockers:
+        warn(f"a real run would stop here: {blocker.message}" + (f" — {blocker.hint}" if blocker.hint else ""))
     for message in plan.notes:
         note(message)

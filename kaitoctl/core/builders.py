@@ -76,7 +76,9 @@ def parse_adapter(raw: str) -> Adapter:
 
 
 def default_workspace_name(preset: str, mode: str) -> str:
-    name = preset if mode == "inference" else f"{preset}-tuning"
+    """A DNS-1123 label from the preset name ('llama-3.3-70b-instruct' -> 'llama-3-3-70b-instruct')."""
+    base = _sanitize_name(preset)
+    name = base if mode == "inference" else f"{base}-tuning"
     return name[:63].rstrip("-")
 
 

@@ -26,7 +26,10 @@ _Dumper.add_representer(str, _str_representer)
 
 
 def to_yaml(objects: list[dict[str, Any]]) -> str:
-    """A multi-document stream that `kubectl apply -f -` accepts."""
+    """A multi-document stream that `kubectl apply -f -` accepts.
+
+    No line folding (huge width): PyYAML's folding of long double-quoted scalars can mangle rare characters
+    such as U+0085, and a manifest must parse back to exactly what was rendered."""
     return yaml.dump_all(
         objects, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120
     )

@@ -60,6 +60,8 @@ class Plan:
     warnings: list[str]
     notes: list[str]
     alternatives: list[str]  # current SKUs that fit, when the given one is retired or does not fit
+    # Problems that let a dry run render but stop a real apply before its first write.
+    blockers: list[InvalidInput] = field(default_factory=list)
 
     @property
     def namespace(self) -> str:
@@ -138,6 +140,7 @@ class Plan:
             "warnings": self.warnings,
             "notes": self.notes,
             "alternatives": self.alternatives,
+            "blockers": [b.message for b in self.blockers],
         }
 
 
@@ -203,7 +206,8 @@ def build_plan(
     bypass_resource_checks: bool = False,
 ) -> Plan:
     """Validate the spec and decide SKU, node count and placement. Raises InvalidInput; never does I/O."""
-    warnings = validate_spec(spec, catalog)
+    findings = validate_spec(spec, catalog)
+    warnings = findings.warnings
     f = Fields(spec.source, spec.mode)
     preset = catalog.resolve_preset(spec.preset)
     namespace = spec.namespace or DEFAULT_NAMESPACE
@@ -219,9 +223,12 @@ def build_plan(
     if not sku.current:
         alternatives = _fitting_alternatives(spec, preset, catalog, runtime)
         warnings.append(
-            f"{sku.name} is {sku.status}: current SKUs that fit: {', '.join(alternatives) or 'none'}; "
+            f"{sku.name} is {sku.status} ({sku.note}); current SKUs that fit: {', '.join(alternatives) or 'none'}; "
             "choose one with --instance-type"
         )
+        for blocker in findings.blockers:
+            if blocker.field == f("resource.instanceType") and alternatives:
+                blocker.hint = f"use --instance-type {alternatives[0]} (the smallest current SKU that fits)"
 
     inference_fit: InferenceFit | None = None
     tuning_estimate: TuningEstimate | None = None
@@ -317,4 +324,5 @@ def build_plan(
         warnings=warnings,
         notes=notes,
         alternatives=alternatives,
+        blockers=findings.blockers,
     )

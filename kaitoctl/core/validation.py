@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import urlsplit
 
 from kaitoctl.core.catalog import RUNTIMES, TUNING_METHODS, Catalog, Preset
@@ -156,10 +159,20 @@ def effective_labels(spec: WorkspaceSpec) -> tuple[dict[str, str], list[str]]:
     return kept, warnings
 
 
-def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> list[str]:
-    """Raises InvalidInput on the first error; returns warnings."""
+@dataclass
+class Findings:
+    """What validation found besides hard errors. `blockers` do not stop a dry run (so Kaito examples with
+    placeholders still render) but stop a real apply before anything is written."""
+
+    warnings: list[str] = field(default_factory=list)
+    blockers: list[InvalidInput] = field(default_factory=list)
+
+
+def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
+    """Raises InvalidInput on the first error; returns warnings and apply-time blockers."""
     f = Fields(spec.source, spec.mode)
-    warnings: list[str] = []
+    findings = Findings()
+    warnings = findings.warnings
 
     check_dns1123_label(spec.name, f("metadata.name"), "workspace name")
     if spec.namespace is not None:
@@ -196,7 +209,13 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> list[str]:
                 f"use one of {current} (`kaitoctl presets skus`)",
             )
         if not sku.current:
-            warnings.append(f"instance type {sku.name}: {sku.note or sku.status}")
+            findings.blockers.append(
+                InvalidInput(
+                    f("resource.instanceType"),
+                    f"{sku.name} cannot be used: {sku.note or sku.status}",
+                    "choose a current SKU with --instance-type (`kaitoctl presets skus`)",
+                )
+            )
     if res.count is not None and res.count < 1:
         raise InvalidInput(f("resource.count"), f"count must be at least 1, got {res.count}", "use --count 1 or more")
     if spec.tuning is not None and res.count is not None and res.count > 1:
@@ -241,13 +260,13 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> list[str]:
         )
 
     if spec.inference is not None:
-        warnings.extend(_validate_inference(spec, preset, f))
+        warnings.extend(_validate_inference(spec, preset, f, findings))
     if spec.tuning is not None:
-        warnings.extend(_validate_tuning(spec, preset, catalog, f))
-    return warnings
+        _validate_tuning(spec, preset, catalog, f, findings)
+    return findings
 
 
-def _validate_inference(spec: WorkspaceSpec, preset: Preset, f: Fields) -> list[str]:
+def _validate_inference(spec: WorkspaceSpec, preset: Preset, f: Fields, findings: Findings) -> list[str]:
     inf = spec.inference
     assert inf is not None
     warnings: list[str] = []
@@ -276,7 +295,8 @@ def _validate_inference(spec: WorkspaceSpec, preset: Preset, f: Fields) -> list[
         if (adapter.image is None) == (adapter.volume is None):
             raise InvalidInput(field, "an adapter needs exactly one of image and volumeSource", None)
         if adapter.image is not None:
-            check_image_ref(adapter.image, field)
+            image = adapter.image
+            _blocker(findings, partial(check_image_ref, image, field), lenient=spec.source != "flags")
         else:
             _check_volume(adapter.volume, field)
         for secret in adapter.image_pull_secrets:
@@ -317,7 +337,18 @@ def _validate_inference(spec: WorkspaceSpec, preset: Preset, f: Fields) -> list[
     return warnings
 
 
-def _validate_tuning(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, f: Fields) -> list[str]:
+def _blocker(findings: Findings, check: Callable[[], None], *, lenient: bool) -> None:
+    """Run a check; when `lenient` (a Kaito YAML), a failure blocks only the real apply."""
+    if not lenient:
+        check()
+        return
+    try:
+        check()
+    except InvalidInput as error:
+        findings.blockers.append(error)
+
+
+def _validate_tuning(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, f: Fields, findings: Findings) -> None:
     tun = spec.tuning
     assert tun is not None
     if tun.method not in TUNING_METHODS:
@@ -350,13 +381,16 @@ def _validate_tuning(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, f: F
         _check_volume(src.volume, f("tuning.input.volumeSource"))
 
     out = tun.output
+    lenient = spec.source != "flags"
     has_volume = out.volume is not None or out.managed_pvc is not None
     if (out.image is not None) == has_volume:
         raise InvalidInput(
             f("tuning.output"), "tuning output needs exactly one of image and volumeSource", "give one output"
         )
     if out.image is not None:
-        check_image_ref(out.image, f("tuning.output.image"))
+        # Kaito's webhook does not parse the output image, and Kaito's own examples carry placeholders such as
+        # ACR_REPO_HERE.azurecr.io/IMAGE_NAME_HERE: render them, refuse to apply them.
+        _blocker(findings, lambda: check_image_ref(out.image or "", f("tuning.output.image")), lenient=lenient)
         if not out.image_push_secret:
             raise InvalidInput(
                 f("tuning.output.imagePushSecret"),
@@ -364,9 +398,13 @@ def _validate_tuning(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, f: F
                 "create a kubernetes.io/dockerconfigjson Secret for the registry and pass --push-secret NAME",
             )
     if out.image_push_secret:
-        check_dns1123_subdomain(out.image_push_secret, f("tuning.output.imagePushSecret"), "Secret name")
+        secret = out.image_push_secret
+        _blocker(
+            findings,
+            lambda: check_dns1123_subdomain(secret, f("tuning.output.imagePushSecret"), "Secret name"),
+            lenient=lenient,
+        )
     if out.volume is not None:
         _check_volume(out.volume, f("tuning.output.volumeSource"))
     if tun.config is not None:
         check_dns1123_subdomain(tun.config, f("tuning.config"), "ConfigMap name")
-    return []
