@@ -90,9 +90,7 @@ class ArmEmulator:
 
     def start(self) -> ArmEmulator:
         tls = write_tls_files(self.ca_bundle.parent)
-        write_azure_profile(
-            self.azure_config_dir, subscription=self.state.subscription, tenant=self.state.tenant
-        )
+        write_azure_profile(self.azure_config_dir, subscription=self.state.subscription, tenant=self.state.tenant)
         write_fake_az(self.bin_dir, token=self.token, config_dir=self.azure_config_dir)
         if self.kubeconfig is not None:
             from tests.harness.aks_emulator.kube import KubeSide
@@ -112,9 +110,7 @@ class ArmEmulator:
             self.kube.submit(self.kube._delete_all_managed).wait(30)
             self.state.node_sync = self._node_sync
             self.state.reset()  # creates nodepool1's node
-        self._server, _ = serve(
-            Router(self.ctx), host="127.0.0.1", port=self.port, cert=tls.cert_pem, key=tls.key_pem
-        )
+        self._server, _ = serve(Router(self.ctx), host="127.0.0.1", port=self.port, cert=tls.cert_pem, key=tls.key_pem)
         self.port = int(self._server.server_address[1])
         self._ticker = threading.Thread(target=self._tick, name="aks-emulator-clock", daemon=True)
         self._ticker.start()

@@ -119,9 +119,7 @@ class Fault:
                 "The gateway did not receive a response within the specified time period.",
             ),
         }.get(status, ("InternalServerError", "An internal server error occurred."))
-        return cls(
-            kind="response", method=method, path=path, times=times, status=status, code=code, message=message
-        )
+        return cls(kind="response", method=method, path=path, times=times, status=status, code=code, message=message)
 
     @classmethod
     def error(
@@ -150,9 +148,7 @@ class Fault:
         )
 
     @classmethod
-    def operation_not_allowed(
-        cls, *, times: int = 1, pool: str = "nodepool1", state: str = "Creating"
-    ) -> Fault:
+    def operation_not_allowed(cls, *, times: int = 1, pool: str = "nodepool1", state: str = "Creating") -> Fault:
         """409 OperationNotAllowed on the next agent-pool write, as if another operation were running."""
         return cls.error(
             409,

@@ -51,6 +51,8 @@ class KubeSide:
         from kubernetes import client, config
 
         api_client = config.new_client_from_config(config_file=str(kubeconfig))
+        # Keeps the emulator's requests apart from kaitoctl's in the API server's audit log.
+        api_client.user_agent = "aks-emulator/1.0"
         self.core = client.CoreV1Api(api_client)
         self.subscription = subscription
         self.node_rg = node_resource_group
@@ -161,9 +163,7 @@ class KubeSide:
         taints = [t for t in (parse_taint(s) for s in nodes.taints) if t is not None]
         if nodes.spot:
             labels["kubernetes.azure.com/scalesetpriority"] = "spot"
-            taints.append(
-                {"key": "kubernetes.azure.com/scalesetpriority", "value": "spot", "effect": "NoSchedule"}
-            )
+            taints.append({"key": "kubernetes.azure.com/scalesetpriority", "value": "spot", "effect": "NoSchedule"})
         labels.update(nodes.labels)
         manifest = node_manifest(
             name,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
 import ssl
 import threading
 import time
@@ -540,7 +539,6 @@ def _arm_time(ts: float) -> str:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "aks-emulator"
-    sys_version = ""
     timeout = 60
     router: Router  # set on the subclass made by serve()
 
@@ -549,6 +547,9 @@ class _Handler(BaseHTTPRequestHandler):
         # The TLS handshake runs here, in the connection's thread, not in the accept loop.
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.do_handshake()
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log is the record; stderr stays quiet
@@ -572,14 +573,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(resp.status)
         if payload:
             ctype = (
-                "application/json; charset=utf-8"
-                if not isinstance(resp.body, bytes)
-                else "application/octet-stream"
+                "application/json; charset=utf-8" if not isinstance(resp.body, bytes) else "application/octet-stream"
             )
             self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Cache-Control", "no-cache")
-        self.send_header("Date", self.date_time_string())
         for name, value in resp.headers.items():
             self.send_header(name, value)
         self.end_headers()
@@ -608,12 +606,6 @@ def serve(router: Router, *, host: str, port: int, cert: Path, key: Path) -> tup
     thread.name = "aks-emulator-http"
     thread.start()
     return server, thread
-
-
-def free_port_bound(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 __all__ = ["EmulatorContext", "Request", "Response", "Router", "serve", "utc_iso"]

@@ -20,7 +20,6 @@ import re
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -172,8 +171,10 @@ class ArmState:
         cpu_family_limit: int = 350,
         regional_cores_limit: int = 1000,
         node_sync: NodeSync | None = None,
+        vmss_id: str = "12345678",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.vmss_id = vmss_id
         self.subscription = subscription
         self.tenant = tenant
         self.resource_group = resource_group
@@ -210,10 +211,9 @@ class ArmState:
     @property
     def vmss_number(self) -> str:
         """The 8 digits in aks-<pool>-<digits>-vmss. On AKS they are the same for every pool of a cluster
-        (seen in public logs); how AKS derives them is not public, so the emulator hashes the cluster's
-        identity."""
-        key = f"{self.subscription}/{self.resource_group}/{self.cluster}".lower()
-        return f"{zlib.crc32(key.encode()) % 100_000_000:08d}"
+        (seen in public logs); how AKS derives them is not public. The default matches the system node that
+        the local-cluster harness registers (aks-nodepool1-12345678-vmss000000), so both agree on nodepool1."""
+        return self.vmss_id
 
     @property
     def fqdn(self) -> str:
@@ -254,11 +254,7 @@ class ArmState:
     def set_quota(self, family: str, limit: int, current: int | None = None) -> None:
         """Set a family's vCPU limit (`cores` for the regional total). `current`: vCPUs used elsewhere."""
         with self.lock:
-            entry = (
-                self.regional
-                if family.lower() == "cores"
-                else self.quota.setdefault(family, QuotaEntry(limit))
-            )
+            entry = self.regional if family.lower() == "cores" else self.quota.setdefault(family, QuotaEntry(limit))
             entry.limit = limit
             if current is not None:
                 entry.outside = current
@@ -437,9 +433,7 @@ class ArmState:
                 "characters and contain only lowercase letters and numbers.",
             )
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
-            raise ArmError(
-                400, "InvalidRequestContent", "The request content was invalid: 'properties' is required."
-            )
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid: 'properties' is required.")
         props: dict[str, Any] = dict(body["properties"])
         for ro in ("provisioningState", "currentOrchestratorVersion", "eTag", "status"):
             props.pop(ro, None)
@@ -469,9 +463,7 @@ class ArmState:
                 if immutable not in props:
                     props[immutable] = existing.props.get(immutable)
         elif not vm_size:
-            raise ArmError(
-                400, "InvalidParameter", "The value of parameter agentPoolProfile.vmSize is invalid."
-            )
+            raise ArmError(400, "InvalidParameter", "The value of parameter agentPoolProfile.vmSize is invalid.")
 
         count = props.get("count", 1)
         if not isinstance(count, int) or isinstance(count, bool):
@@ -492,24 +484,16 @@ class ArmState:
             )
         props["count"] = count
 
-        if (
-            existing is not None
-            and existing.mode == "System"
-            and mode != "System"
-            and self._system_pools() == 1
-        ):
+        if existing is not None and existing.mode == "System" and mode != "System" and self._system_pools() == 1:
             raise ArmError(
                 400,
                 "InvalidParameter",
-                f"Cannot change the mode of agent pool {name}: the cluster must have at least one system "
-                "agent pool.",
+                f"Cannot change the mode of agent pool {name}: the cluster must have at least one system agent pool.",
             )
 
         labels = props.get("nodeLabels") or {}
         if not isinstance(labels, dict):
-            raise ArmError(
-                400, "InvalidParameter", "The value of parameter agentPoolProfile.nodeLabels is invalid."
-            )
+            raise ArmError(400, "InvalidParameter", "The value of parameter agentPoolProfile.nodeLabels is invalid.")
         for key in labels:
             # Reserved prefix (AKS use-labels doc, aks.md §7).
             if str(key).startswith("kubernetes.azure.com/"):
@@ -522,9 +506,7 @@ class ArmState:
                 )
         taints = props.get("nodeTaints") or []
         if not isinstance(taints, list):
-            raise ArmError(
-                400, "InvalidParameter", "The value of parameter agentPoolProfile.nodeTaints is invalid."
-            )
+            raise ArmError(400, "InvalidParameter", "The value of parameter agentPoolProfile.nodeTaints is invalid.")
         for taint in taints:
             if parse_taint(str(taint)) is None:
                 raise ArmError(
@@ -546,9 +528,7 @@ class ArmState:
             raise ArmError(400, "BadRequest", VM_SIZE_NOT_ALLOWED.format(pool=name, location=self.location))
 
     def _system_pools(self) -> int:
-        return sum(
-            1 for p in self.pools.values() if p.mode == "System" and p.provisioning_state != "Deleting"
-        )
+        return sum(1 for p in self.pools.values() if p.mode == "System" and p.provisioning_state != "Deleting")
 
     def check_not_busy(self, name: str) -> None:
         op = self.running_op(name)
