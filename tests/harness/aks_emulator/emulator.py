@@ -46,6 +46,7 @@ class ArmEmulator:
         list_page_size: int = 10,
         retry_after: int = 0,
         cleanup_nodes: bool = True,
+        node_side_effects: bool = True,
     ) -> None:
         self.kubeconfig = Path(kubeconfig) if kubeconfig else None
         self._own_state_dir = state_dir is None
@@ -53,6 +54,8 @@ class ArmEmulator:
         self.port = port
         self.device_plugin_preinstalled = device_plugin_preinstalled
         self.cleanup_nodes = cleanup_nodes
+        # False: the kubeconfig is only handed out by listClusterUserCredential; no nodes are made.
+        self.node_side_effects = node_side_effects
         self.token = "emulator-" + secrets.token_urlsafe(24)
         self.ca_bundle = self.state_dir / "tls" / "ca.pem"
         self.state = ArmState(
@@ -92,7 +95,7 @@ class ArmEmulator:
         tls = write_tls_files(self.ca_bundle.parent)
         write_azure_profile(self.azure_config_dir, subscription=self.state.subscription, tenant=self.state.tenant)
         write_fake_az(self.bin_dir, token=self.token, config_dir=self.azure_config_dir)
-        if self.kubeconfig is not None:
+        if self.kubeconfig is not None and self.node_side_effects:
             from tests.harness.aks_emulator.kube import KubeSide
 
             st = self.state
