@@ -45,6 +45,7 @@ class ArmEmulator:
         strict_tokens: bool = False,
         list_page_size: int = 10,
         retry_after: int = 0,
+        latency_s: float = 0.01,
         cleanup_nodes: bool = True,
         node_side_effects: bool = True,
     ) -> None:
@@ -86,6 +87,7 @@ class ArmEmulator:
             az_bin=self.state_dir / "bin" / "az",
             list_page_size=list_page_size,
             retry_after=retry_after,
+            latency_s=latency_s,
             on_reset=self.reset,
         )
 

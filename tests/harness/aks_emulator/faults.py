@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -229,7 +230,7 @@ class Fault:
         """Build from the control endpoint's JSON: {"kind": "throttle"|"server_error"|..., ...kwargs}."""
         data = dict(data)
         kind = data.pop("kind")
-        makers = {
+        makers: dict[str, Callable[..., Fault]] = {
             "throttle": cls.throttle,
             "server_error": cls.server_error,
             "error": cls.error,
@@ -241,8 +242,15 @@ class Fault:
             "expired_token": cls.expired_token,
         }
         if kind in makers:
-            return makers[kind](**data)  # type: ignore[operator]
+            return makers[kind](**data)
         return cls(kind=kind, **data)
+
+    def operation_error(self) -> dict[str, Any]:
+        """The `error` object of a failed operation this fault causes."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return error
 
 
 class FaultBook:

@@ -50,10 +50,11 @@ class KubeSide:
     ) -> None:
         from kubernetes import client, config
 
-        api_client = config.new_client_from_config(config_file=str(kubeconfig))
+        api_client: Any = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
         # Keeps the emulator's requests apart from kaitoctl's in the API server's audit log.
         api_client.user_agent = "aks-emulator/1.0"
-        self.core = client.CoreV1Api(api_client)
+        # Any: the client's models are typed, but the emulator speaks plain dicts to it.
+        self.core: Any = client.CoreV1Api(api_client)
         self.subscription = subscription
         self.node_rg = node_resource_group
         self.location = location
@@ -203,7 +204,7 @@ class KubeSide:
         while not self._stop.is_set():
             try:
                 self._reconcile_gpus()
-                w = watch.Watch()
+                w: Any = watch.Watch()  # type: ignore[no-untyped-call]
                 for event in w.stream(
                     self.core.list_pod_for_all_namespaces,
                     field_selector="status.phase=Running",

@@ -113,6 +113,9 @@ class EmulatorContext:
     az_bin: Path
     list_page_size: int = 10
     retry_after: int = 0
+    # Seconds each ARM answer waits, like a network round trip. It also keeps an SDK with polling_interval=0
+    # from polling an operation a thousand times a second.
+    latency_s: float = 0.01
     log: list[dict[str, Any]] = field(default_factory=list)
     log_lock: threading.Lock = field(default_factory=threading.Lock)
     on_reset: Callable[[], None] | None = None
@@ -164,6 +167,8 @@ class Router:
     # -- ARM
 
     def _arm(self, req: Request, path: str) -> Response:
+        if self.ctx.latency_s > 0:
+            time.sleep(self.ctx.latency_s)
         self._authenticate(req, path)
         if not req.q("api-version"):
             raise ArmError(
@@ -398,9 +403,7 @@ class Router:
                 forced = st.forced_quota_problem(props["vmSize"], props["count"] - held)
                 error = {"code": "QuotaExceeded", "message": st.quota_message(forced, preflight=False)}
             else:
-                error = {"code": fault.code, "message": fault.message}
-                if fault.details:
-                    error["details"] = fault.details
+                error = fault.operation_error()
         slow = self.ctx.faults.take(("duration",), method, path)
         p, op, created = st.begin_put(pool, props, duration=slow.seconds if slow else None, error=error)
         return Response(201 if created else 200, st.pool_json(p), self._op_headers(op.id, req))
@@ -414,11 +417,7 @@ class Router:
         st.check_not_busy(existing.name)
         method, path = req.method, req.path.lower()
         fault = self.ctx.faults.take(("operation",), method, path)
-        error = None
-        if fault is not None:
-            error = {"code": fault.code, "message": fault.message}
-            if fault.details:
-                error["details"] = fault.details
+        error = fault.operation_error() if fault is not None else None
         slow = self.ctx.faults.take(("duration",), method, path)
         op = st.begin_delete(existing.name, duration=slow.seconds if slow else None, error=error)
         return Response(202, None, self._op_headers(op.id, req, location=True))
@@ -539,6 +538,8 @@ def _arm_time(ts: float) -> str:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "aks-emulator"
+    # Headers and body go out in two writes; with Nagle on, the client's delayed ACK costs ~40 ms a request.
+    disable_nagle_algorithm = True
     timeout = 60
     router: Router  # set on the subclass made by serve()
 
