@@ -14,6 +14,7 @@ import ssl
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -116,7 +117,8 @@ class EmulatorContext:
     # Seconds each ARM answer waits, like a network round trip. It also keeps an SDK with polling_interval=0
     # from polling an operation a thousand times a second.
     latency_s: float = 0.01
-    log: list[dict[str, Any]] = field(default_factory=list)
+    # Bounded: a daemon polled for hours must not grow without limit.
+    log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=50_000))
     log_lock: threading.Lock = field(default_factory=threading.Lock)
     on_reset: Callable[[], None] | None = None
 

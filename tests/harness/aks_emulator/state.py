@@ -392,7 +392,8 @@ class ArmState:
         return None
 
     def _with_defaults(self, props: dict[str, Any]) -> dict[str, Any]:
-        """Fill what AKS fills when the client leaves it out (defaults from the AgentPool model docs)."""
+        """Fill what AKS fills when the client leaves it out. Field names from the AgentPool model; the values
+        are typical of AKS answers (guessed: e.g. the real OS disk default depends on the size)."""
         out: dict[str, Any] = {
             "count": 1,
             "osDiskSizeGB": 128,
@@ -657,8 +658,8 @@ class ArmState:
             pool.vm_indexes = []
             op.nodes_done = self._sync_nodes(pool.name, None)
             return
-        # Scale down removes the highest instance ids; scale up takes fresh ids (VMSS does not reuse them at
-        # once).
+        # Scale down removes the highest instance ids (which VMs AKS picks is a guess); scale up takes fresh
+        # ids (VMSS may reuse ids after a delete, but hands out new ones first: a guess too).
         while len(pool.vm_indexes) > op.target_count:
             pool.vm_indexes.pop()
         while len(pool.vm_indexes) < op.target_count:
@@ -743,6 +744,7 @@ class ArmState:
                 "nodeResourceGroup": self.node_resource_group,
                 "enableRBAC": True,
                 "supportPlan": "KubernetesOfficial",
+                # Typical values for an Azure CNI overlay cluster (guessed; nothing in kaitoctl reads them).
                 "networkProfile": {
                     "networkPlugin": "azure",
                     "networkPluginMode": "overlay",
