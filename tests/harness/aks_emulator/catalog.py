@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from tests.harness.nodes import sku_table
 
@@ -42,6 +43,7 @@ _CPU_SIZES: tuple[tuple[str, int, int, str], ...] = (
 )
 
 
+@cache
 def vm_sizes() -> dict[str, VmSize]:
     """All known sizes, keyed by lower-case name (Azure compares size names case-insensitively)."""
     sizes = {

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import tempfile
 import threading
@@ -202,12 +203,8 @@ class ArmEmulator:
 
     def export_lines(self) -> str:
         """`export` lines for a shell (PATH keeps the caller's $PATH)."""
-        env = self.env()
-        env["PATH"] = f"{self.bin_dir}:$PATH"
-        lines = []
-        for name, value in env.items():
-            quoted = value if name == "PATH" else value.replace("'", "'\\''")
-            lines.append(f'export {name}="{quoted}"' if name == "PATH" else f"export {name}='{quoted}'")
+        lines = [f"export {name}={shlex.quote(value)}" for name, value in self.env().items() if name != "PATH"]
+        lines.append(f'export PATH={shlex.quote(str(self.bin_dir))}:"$PATH"')
         return "\n".join(lines) + "\n"
 
     def _write_env_file(self) -> None:

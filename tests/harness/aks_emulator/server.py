@@ -280,7 +280,8 @@ class Router:
                 props = (req.json() or {}).get("properties", {})
             except (ValueError, AttributeError):
                 props = {}
-            vm_size = str(props.get("vmSize", ""))
+            existing = self.state.pools.get(pool)
+            vm_size = str(props.get("vmSize") or (existing.vm_size if existing else ""))
             if fault.quota:
                 with self.state.lock:
                     problem = self.state.forced_quota_problem(vm_size, int(props.get("count", 1)))
@@ -384,7 +385,7 @@ class Router:
                 "InvalidRequestContent",
                 f"The request content was invalid and could not be deserialized: {exc}.",
             ) from exc
-        existing = st.pools.get(pool.lower()) if re.match(r"^[a-z][a-z0-9]{0,11}$", pool) else None
+        existing = st.pools.get(pool)
         self._check_preconditions(req, existing.etag if existing else None)
         props = st.validate_put(pool, body, existing)
         st.check_not_busy(pool)
@@ -394,7 +395,7 @@ class Router:
         method, path = req.method, req.path.lower()
         error: dict[str, Any] | None = None
         held = len(existing.vm_indexes) if existing else 0
-        problem = st.quota_problem(pool, props["vmSize"], props["count"] - held)
+        problem = st.quota_problem(props["vmSize"], props["count"] - held)
         if problem is not None:
             if st.quota_mode == "sync":
                 raise ArmError(400, "QuotaExceeded", st.quota_message(problem, preflight=True))
@@ -412,7 +413,7 @@ class Router:
 
     def delete_pool(self, req: Request, pool: str, **_: str) -> Response:
         st = self.state
-        existing = st.pools.get(pool.lower())
+        existing = st.pools.get(pool)
         if existing is None:
             return Response(204)
         self._check_preconditions(req, existing.etag)
@@ -427,7 +428,7 @@ class Router:
     def abort_pool(self, req: Request, pool: str, **_: str) -> Response:
         st = self.state
         st.get_pool(pool)
-        op = st.abort(pool.lower())
+        op = st.abort(pool)
         if op is None:
             return Response(204)
         return Response(202, None, self._op_headers(op.id, req, location=True))

@@ -310,7 +310,7 @@ class ArmState:
                 )
             return rows
 
-    def quota_problem(self, pool_name: str, vm_size: str, additional_vms: int) -> dict[str, int | str] | None:
+    def quota_problem(self, vm_size: str, additional_vms: int) -> dict[str, int | str] | None:
         """The first quota (family, then regional) that `additional_vms` more VMs would exceed, or None."""
         size = catalog.lookup(vm_size)
         if size is None or additional_vms <= 0:
@@ -374,7 +374,7 @@ class ArmState:
         }
 
     def get_pool(self, name: str) -> Pool:
-        pool = self.pools.get(name.lower())
+        pool = self.pools.get(name)
         if pool is None:
             # Code as in aks.md §4 item 4; the message is a guess at AKS's wording.
             raise ArmError(
