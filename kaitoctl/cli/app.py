@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kaitoctl import __version__
-from kaitoctl.cli import apply, deploy, presets, render, tune
+from kaitoctl.cli import apply, delete, deploy, logs, presets, render, status, tune
 
 app = typer.Typer(
     name="kaitoctl",
@@ -40,6 +40,9 @@ app.command("tune")(tune.tune)
 app.command("deploy")(deploy.deploy)
 app.command("apply")(apply.apply)
 app.command("render")(render.render)
+app.command("status")(status.status)
+app.command("logs")(logs.logs)
+app.command("delete")(delete.delete)
 app.add_typer(presets.app, name="presets")
 
 

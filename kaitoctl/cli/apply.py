@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from kaitoctl.cli import options as o
 from kaitoctl.cli.output import reporting
-from kaitoctl.cli.workspace_run import RunOptions, execute
+from kaitoctl.cli.workspace_run import common_from, execute, json_result, options_from
+
+if TYPE_CHECKING:
+    from kaitoctl.core.builders import CommonOptions
+    from kaitoctl.core.spec import WorkspaceSpec
 
 FileArg = Annotated[
     str,
@@ -51,13 +55,13 @@ def load_workspace_file(filename: str) -> Any:
     return docs[0]
 
 
-def build_spec(filename: str, common_kwargs: dict[str, Any], runtime: str | None, max_model_len: int | None) -> Any:
-    from kaitoctl.core.builders import CommonOptions, apply_overrides, spec_from_kaito
+def build_spec(filename: str, common: CommonOptions, runtime: str | None, max_model_len: int | None) -> WorkspaceSpec:
+    from kaitoctl.core.builders import apply_overrides, spec_from_kaito
     from kaitoctl.core.catalog import load_catalog
 
     doc = load_workspace_file(filename)
     spec = spec_from_kaito(doc, load_catalog())
-    return apply_overrides(spec, CommonOptions(**common_kwargs), runtime=runtime, max_model_len=max_model_len)
+    return apply_overrides(spec, common, runtime=runtime, max_model_len=max_model_len)
 
 
 def apply(
@@ -101,42 +105,9 @@ def apply(
     yes: o.Yes = False,
 ) -> None:
     """Apply a Kaito Workspace YAML as kaitoctl would run it: same spec, flags override the file."""
-    result: dict[str, Any] | None = {} if output == "json" and not dry_run else None
+    params = dict(locals())
+    result = json_result(params)
     with reporting(result):
-        common = {
-            "name": name,
-            "namespace": namespace,
-            "instance_type": instance_type,
-            "count": count,
-            "labels": label or [],
-            "nodes": node or [],
-            "image": image,
-            "image_pull_secrets": image_pull_secret or [],
-            "model_access_secret": model_access_secret,
-        }
-        spec = build_spec(filename, common, runtime, max_model_len)
-        execute(
-            spec,
-            RunOptions(
-                dry_run=dry_run,
-                output=output,
-                timeout=timeout,
-                no_progress=no_progress,
-                no_wait=no_wait,
-                recreate=recreate,
-                yes=yes,
-                bypass_resource_checks=bypass_resource_checks,
-                cleanup=cleanup,
-                kubeconfig=kubeconfig,
-                context=context,
-                namespace_flag=namespace is not None,
-                subscription=subscription,
-                resource_group=resource_group,
-                aks_cluster=cluster,
-                cloud=cloud,
-                no_pool=no_pool,
-                adopt=adopt,
-                no_device_plugin=no_device_plugin,
-                result=result,
-            ),
-        )
+        opts = options_from(params, result)
+        spec = build_spec(filename, common_from(params), runtime, max_model_len)
+        execute(spec, opts)

@@ -8,7 +8,7 @@ import typer
 
 from kaitoctl.cli import options as o
 from kaitoctl.cli.output import reporting
-from kaitoctl.cli.workspace_run import RunOptions, execute
+from kaitoctl.cli.workspace_run import common_from, execute, json_result, options_from
 
 
 def deploy(
@@ -88,55 +88,24 @@ def deploy(
     With no PRESET, serves the base model of the most recent successful tuning run in the namespace together
     with its adapter (reading the cluster, also with --dry-run).
     """
-    result: dict[str, Any] | None = {} if output == "json" and not dry_run else None
+    params = dict(locals())
+    result = json_result(params)
     with reporting(result):
-        from kaitoctl.core.builders import CommonOptions, spec_for_deploy
+        from kaitoctl.core.builders import spec_for_deploy
         from kaitoctl.core.catalog import load_catalog
 
-        common = CommonOptions(
-            name=name,
-            namespace=namespace,
-            instance_type=instance_type,
-            count=count,
-            labels=label or [],
-            nodes=node or [],
-            image=image,
-            image_pull_secrets=image_pull_secret or [],
-            model_access_secret=model_access_secret,
-        )
-        opts = RunOptions(
-            dry_run=dry_run,
-            output=output,
-            timeout=timeout,
-            no_progress=no_progress,
-            no_wait=no_wait,
-            recreate=recreate,
-            yes=yes,
-            bypass_resource_checks=bypass_resource_checks,
-            kubeconfig=kubeconfig,
-            context=context,
-            namespace_flag=namespace is not None,
-            subscription=subscription,
-            resource_group=resource_group,
-            aks_cluster=cluster,
-            cloud=cloud,
-            no_pool=no_pool,
-            adopt=adopt,
-            no_device_plugin=no_device_plugin,
-            result=result,
-        )
+        opts = options_from(params, result)
         catalog = load_catalog()
+        adapters: list[Any] = list(adapter or [])
         if preset is None:
             from kaitoctl.ops.tuned import tuned_base_and_adapter
 
             preset, tuned_adapter = tuned_base_and_adapter(opts, namespace, tuning)
-            adapters: list[Any] = [tuned_adapter, *(adapter or [])]
-        else:
-            if tuning is not None:
-                from kaitoctl.core.errors import InvalidInput
+            adapters.insert(0, tuned_adapter)
+        elif tuning is not None:
+            from kaitoctl.core.errors import InvalidInput
 
-                raise InvalidInput("--from-tuning", "is used without PRESET", "drop PRESET, or drop --from-tuning")
-            adapters = list(adapter or [])
+            raise InvalidInput("--from-tuning", "is used without PRESET", "drop PRESET, or drop --from-tuning")
         spec = spec_for_deploy(
             catalog,
             preset,
@@ -144,6 +113,6 @@ def deploy(
             adapters=adapters,
             config=config,
             max_model_len=max_model_len,
-            common=common,
+            common=common_from(params),
         )
         execute(spec, opts)

@@ -46,14 +46,14 @@ def check_output_format(value: str | None, allowed: tuple[str, ...] = OUTPUT_FOR
 
 
 def warn(message: str) -> None:
-    stderr().print(f"[yellow]warning:[/] {_escape(message)}")
+    stderr().print(f"[yellow]warning:[/] {escape(message)}")
 
 
 def note(message: str) -> None:
-    stderr().print(f"[dim]note:[/] {_escape(message)}")
+    stderr().print(f"[dim]note:[/] {escape(message)}")
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
@@ -61,11 +61,11 @@ def _escape(text: str) -> str:
 
 def print_error(error: KaitoctlError) -> None:
     console = stderr()
-    console.print(f"[bold red]error:[/] {_escape(error.message)}")
+    console.print(f"[bold red]error:[/] {escape(error.message)}")
     for detail in error.details:
-        console.print(f"  - {_escape(detail)}")
+        console.print(f"  - {escape(detail)}")
     if error.hint:
-        console.print(f"  [bold]fix:[/] {_escape(error.hint)}")
+        console.print(f"  [bold]fix:[/] {escape(error.hint)}")
 
 
 def print_json(data: Any) -> None:
@@ -164,14 +164,41 @@ def print_plan(plan: Plan, objects: list[dict[str, Any]], *, pool_action: str | 
     rows.append(("objects", ", ".join(object_ref(o) for o in objects)))
 
     console.print(
-        f"[bold]Plan:[/] {plan.action} workspace [bold]{_escape(spec.name)}[/] in namespace {_escape(plan.namespace)}"
+        f"[bold]Plan:[/] {plan.action} workspace [bold]{escape(spec.name)}[/] in namespace {escape(plan.namespace)}"
     )
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
-        console.print(f"  {key:<{width}}  {_escape(value)}")
+        console.print(f"  {key:<{width}}  {escape(value)}")
     for message in plan.warnings:
         warn(message)
     for blocker in plan.blockers:
         warn(f"a real run would stop here: {blocker.message}" + (f" — {blocker.hint}" if blocker.hint else ""))
     for message in plan.notes:
         note(message)
+
+
+def print_result(result: dict[str, Any], *, json_output: bool, into: dict[str, Any] | None) -> None:
+    """The end of a real run: the JSON object on stdout with -o json, else a short summary on stderr."""
+    if json_output:
+        if into is not None and into is not result:
+            into.update(result)
+        print_json(result)
+        return
+    console = stderr()
+    state = result.get("state")
+    name = result.get("workspace")
+    if "endpoint" in result:
+        ep = result["endpoint"]
+        console.print(
+            f"[green]✓[/] {escape(str(name))} is ready: model [bold]{escape(str(ep['model']))}[/]"
+            + (f" with adapter(s) {escape(', '.join(ep['adapters']))}" if ep.get("adapters") else "")
+        )
+        console.print(f"  in-cluster: {escape(ep['url'])}")
+        console.print(f"  from here:  {escape(ep['chat'])}")
+    elif "output" in result and state == "Succeeded":
+        out = result["output"] or {}
+        where = out.get("image") or out.get("volume")
+        console.print(f"[green]✓[/] {escape(str(name))} succeeded: adapter in {escape(str(where))}")
+        console.print(f"  serve it:   kaitoctl deploy -n {escape(str(result.get('namespace')))}")
+    elif result.get("objects") is not None:
+        console.print(f"applied {len(result['objects'])} object(s) for {escape(str(name))} (not waiting)")

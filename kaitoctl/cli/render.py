@@ -5,7 +5,7 @@ from __future__ import annotations
 from kaitoctl.cli import options as o
 from kaitoctl.cli.apply import FileArg, MaxModelLen, Runtime, build_spec
 from kaitoctl.cli.output import reporting
-from kaitoctl.cli.workspace_run import RunOptions, execute
+from kaitoctl.cli.workspace_run import common_from, execute, options_from
 
 
 def render(
@@ -26,20 +26,7 @@ def render(
     output: o.Output = None,
 ) -> None:
     """Print the plan (stderr) and the manifests (stdout) for a Kaito Workspace YAML. Touches nothing."""
+    params = dict(locals())
     with reporting():
-        common = {
-            "name": name,
-            "namespace": namespace,
-            "instance_type": instance_type,
-            "count": count,
-            "labels": label or [],
-            "nodes": node or [],
-            "image": image,
-            "image_pull_secrets": image_pull_secret or [],
-            "model_access_secret": model_access_secret,
-        }
-        spec = build_spec(filename, common, runtime, max_model_len)
-        execute(
-            spec,
-            RunOptions(dry_run=True, output=output, no_pool=no_pool, bypass_resource_checks=bypass_resource_checks),
-        )
+        spec = build_spec(filename, common_from(params), runtime, max_model_len)
+        execute(spec, options_from({**params, "dry_run": True}, None))

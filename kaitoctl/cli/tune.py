@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from kaitoctl.cli import options as o
 from kaitoctl.cli.output import reporting
-from kaitoctl.cli.workspace_run import RunOptions, execute
+from kaitoctl.cli.workspace_run import common_from, execute, json_result, options_from
 
 INPUT = "Training data and adapter"
 
@@ -101,22 +101,13 @@ def tune(
     With no --input-* the Phi-3 cookbook's dataset is used; with no --output-* the adapter goes to a
     PersistentVolumeClaim that a later `kaitoctl deploy` (with no preset) mounts.
     """
-    result: dict[str, Any] | None = {} if output == "json" and not dry_run else None
+    params = dict(locals())
+    result = json_result(params)
     with reporting(result):
-        from kaitoctl.core.builders import CommonOptions, spec_for_tune
+        from kaitoctl.core.builders import spec_for_tune
         from kaitoctl.core.catalog import load_catalog
 
-        common = CommonOptions(
-            name=name,
-            namespace=namespace,
-            instance_type=instance_type,
-            count=count,
-            labels=label or [],
-            nodes=node or [],
-            image=image,
-            image_pull_secrets=image_pull_secret or [],
-            model_access_secret=model_access_secret,
-        )
+        opts = options_from(params, result)
         spec = spec_for_tune(
             load_catalog(),
             preset,
@@ -128,30 +119,6 @@ def tune(
             push_secret=push_secret,
             output_pvc=output_pvc,
             config=config,
-            common=common,
+            common=common_from(params),
         )
-        execute(
-            spec,
-            RunOptions(
-                dry_run=dry_run,
-                output=output,
-                timeout=timeout,
-                no_progress=no_progress,
-                no_wait=no_wait,
-                recreate=recreate,
-                yes=yes,
-                bypass_resource_checks=bypass_resource_checks,
-                cleanup=cleanup,
-                kubeconfig=kubeconfig,
-                context=context,
-                namespace_flag=namespace is not None,
-                subscription=subscription,
-                resource_group=resource_group,
-                aks_cluster=cluster,
-                cloud=cloud,
-                no_pool=no_pool,
-                adopt=adopt,
-                no_device_plugin=no_device_plugin,
-                result=result,
-            ),
-        )
+        execute(spec, opts)

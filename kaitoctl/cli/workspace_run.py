@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kaitoctl.cli import output
 from kaitoctl.core.errors import InvalidInput
+from kaitoctl.ops.options import RunOptions
 
 if TYPE_CHECKING:
+    from kaitoctl.core.builders import CommonOptions
     from kaitoctl.core.spec import WorkspaceSpec
-
-
-@dataclass
-class RunOptions:
-    dry_run: bool = False
-    output: str | None = None
-    timeout: str | None = None
-    no_progress: bool = False
-    no_wait: bool = False
-    recreate: bool = False
-    yes: bool = False
-    bypass_resource_checks: bool = False
-    cleanup: str | None = None  # tune only
-    # cluster
-    kubeconfig: Path | None = None
-    context: str | None = None
-    namespace_flag: bool = False  # -n given explicitly
-    # azure
-    subscription: str | None = None
-    resource_group: str | None = None
-    aks_cluster: str | None = None
-    cloud: str | None = None
-    no_pool: bool = False
-    adopt: bool = False
-    no_device_plugin: bool = False
-    # The -o json result object being built (None unless -o json on a real run).
-    result: dict[str, Any] | None = None
 
 
 def parse_timeout(value: str | None) -> float | None:
@@ -60,13 +33,59 @@ def parse_timeout(value: str | None) -> float | None:
     return seconds
 
 
+def common_from(params: dict[str, Any]) -> CommonOptions:
+    """The shared workspace flags of a verb, from its parameters (its `locals()`)."""
+    from kaitoctl.core.builders import CommonOptions
+
+    return CommonOptions(
+        name=params.get("name"),
+        namespace=params.get("namespace"),
+        instance_type=params.get("instance_type"),
+        count=params.get("count"),
+        labels=params.get("label") or [],
+        nodes=params.get("node") or [],
+        image=params.get("image"),
+        image_pull_secrets=params.get("image_pull_secret") or [],
+        model_access_secret=params.get("model_access_secret"),
+    )
+
+
+def options_from(params: dict[str, Any], result: dict[str, Any] | None) -> RunOptions:
+    """The run flags of a verb, from its parameters (its `locals()`); validates --timeout."""
+    return RunOptions(
+        dry_run=params.get("dry_run", False),
+        output=params.get("output"),
+        timeout_s=parse_timeout(params.get("timeout")),
+        no_progress=params.get("no_progress", False),
+        no_wait=params.get("no_wait", False),
+        recreate=params.get("recreate", False),
+        yes=params.get("yes", False),
+        bypass_resource_checks=params.get("bypass_resource_checks", False),
+        cleanup=params.get("cleanup"),
+        kubeconfig=params.get("kubeconfig"),
+        context=params.get("context"),
+        subscription=params.get("subscription"),
+        resource_group=params.get("resource_group"),
+        aks_cluster=params.get("cluster"),
+        cloud=params.get("cloud"),
+        no_pool=params.get("no_pool", False),
+        adopt=params.get("adopt", False),
+        no_device_plugin=params.get("no_device_plugin", False),
+        result=result,
+    )
+
+
+def json_result(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The -o json result object of a real run (None for dry runs and human output)."""
+    return {} if params.get("output") == "json" and not params.get("dry_run") else None
+
+
 def execute(spec: WorkspaceSpec, opts: RunOptions) -> None:
     """Dry run: plan to stderr, manifests to stdout. Otherwise hand over to ops (cluster, Azure, wait)."""
     from kaitoctl.core.catalog import load_catalog
     from kaitoctl.core.plan import build_plan
 
     fmt = output.check_output_format(opts.output)
-    parse_timeout(opts.timeout)
     if opts.cleanup is not None and opts.cleanup not in ("on-success", "always", "never"):
         raise InvalidInput("--cleanup", f"unknown value {opts.cleanup!r}", "use on-success, always or never")
     catalog = load_catalog()
@@ -87,6 +106,12 @@ def execute(spec: WorkspaceSpec, opts: RunOptions) -> None:
         sys.stdout.flush()
         return
 
+    from kaitoctl.cli.progress import make_reporter
     from kaitoctl.ops.run import run_workspace
 
-    run_workspace(spec, opts, catalog)
+    reporter = make_reporter(no_progress=opts.no_progress)
+    try:
+        result = run_workspace(spec, opts, catalog, reporter)
+    finally:
+        reporter.close()
+    output.print_result(result, json_output=opts.output == "json", into=opts.result)

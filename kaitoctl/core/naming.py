@@ -11,6 +11,7 @@ WORKSPACE_LABEL = "kaitoctl.io/workspace"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 MODE_LABEL = "kaitoctl.io/mode"  # inference | tuning, on the workspace record
 SPEC_ANNOTATION = "kaitoctl.io/spec"
+PLACEMENT_ANNOTATION = "kaitoctl.io/placement"  # how to find the workspace's nodes (PlacementInfo JSON)
 RECORD_KIND_LABEL = "kaitoctl.io/record"
 
 # AKS agent pool tags that mark kaitoctl's ownership (Azure tags, not Kubernetes labels).

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from kaitoctl.core.catalog import Catalog, Preset, Sku
+from kaitoctl.core.conditions import PlacementInfo
 from kaitoctl.core.errors import InvalidInput
 from kaitoctl.core.fields import Fields
 from kaitoctl.core.naming import WORKSPACE_LABEL, WorkspaceNames, pool_name
@@ -78,6 +79,25 @@ class Plan:
     @property
     def gpus_per_node(self) -> int:
         return self.sku.gpus
+
+    def placement_info(self) -> PlacementInfo:
+        """What `status` and the waiter need to find this workspace's nodes."""
+        p = self.placement
+        if p.mode == "pool":
+            selector = {WORKSPACE_LABEL: self.spec.name}
+        elif p.mode == "selector":
+            selector = {k: v[0] for k, v in p.affinity.items() if len(v) == 1}
+        else:
+            selector = {}
+        return PlacementInfo(
+            mode=p.mode,
+            node_count=p.nodes,
+            gpus_per_node=self.sku.gpus,
+            instance_type=self.sku.name,
+            pool=p.pool_name,
+            node_names=p.node_names,
+            selector=selector,
+        )
 
     def _data_summary(self) -> dict[str, Any]:
         if self.spec.tuning is None:
@@ -204,6 +224,7 @@ def build_plan(
     *,
     placement_mode: PlacementMode | None = None,
     bypass_resource_checks: bool = False,
+    sku_override: Sku | None = None,
 ) -> Plan:
     """Validate the spec and decide SKU, node count and placement. Raises InvalidInput; never does I/O."""
     findings = validate_spec(spec, catalog)
@@ -218,7 +239,11 @@ def build_plan(
     if spec.inference is not None:
         runtime = spec.inference.runtime or ("vllm" if "vllm" in preset.runtimes else preset.runtimes[0])
 
-    sku, sku_choice = _pick_sku(spec, preset, catalog, runtime, f)
+    if sku_override is not None:
+        # Existing nodes decide the GPU configuration (their instance type, or GPU feature discovery labels).
+        sku, sku_choice = sku_override, "the chosen nodes'"
+    else:
+        sku, sku_choice = _pick_sku(spec, preset, catalog, runtime, f)
     alternatives: list[str] = []
     if not sku.current:
         alternatives = _fitting_alternatives(spec, preset, catalog, runtime)

@@ -408,3 +408,25 @@ def _validate_tuning(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, f: F
         _check_volume(out.volume, f("tuning.output.volumeSource"))
     if tun.config is not None:
         check_dns1123_subdomain(tun.config, f("tuning.config"), "ConfigMap name")
+
+
+def immutable_changes(old: WorkspaceSpec, new: WorkspaceSpec) -> list[str]:
+    """Changes Kaito's webhook refuses on update (kaito.md §1.6), described for the user."""
+    changes: list[str] = []
+
+    def differs(field_name: str, before: object, after: object) -> None:
+        if before != after:
+            changes.append(f"{field_name} ({before!r} → {after!r})")
+
+    if old.mode != new.mode:
+        changes.append(f"inference/tuning (was {old.mode}, now {new.mode})")
+        return changes
+    differs("preset", old.preset, new.preset)
+    differs("resource.count", old.resource.count, new.resource.count)
+    differs("resource.labelSelector", old.resource.match_labels, new.resource.match_labels)
+    if old.resource.instance_type:
+        differs("resource.instanceType", old.resource.instance_type, new.resource.instance_type)
+    if old.tuning is not None and new.tuning is not None:
+        differs("tuning.method", old.tuning.method, new.tuning.method)
+        differs("tuning.input.name", old.tuning.input.name, new.tuning.input.name)
+    return changes

@@ -235,7 +235,7 @@ def test_template_values_cannot_inject_yaml() -> None:
         names=type("N", (), {"record": "x\nkind: Secret"})(),
         namespace="ns: evil",
         record_labels={"a": "b\n  c: d"},
-        spec_annotation={"k": "v"},
+        record_annotations={"k": "v"},
     )
     assert objects == [
         {

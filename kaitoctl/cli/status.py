@@ -1,0 +1,89 @@
+"""kaitoctl status: workspaces like `kubectl get workspace`, computed live from the cluster."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from kaitoctl.cli import options as o
+from kaitoctl.cli.output import check_output_format, print_json, reporting
+from kaitoctl.cli.table import format_table
+
+HEADERS = ["NAME", "INSTANCE", "RESOURCEREADY", "INFERENCEREADY", "JOBSTARTED", "WORKSPACESUCCEEDED", "AGE"]
+
+
+def _rows(statuses: list[Any], all_namespaces: bool) -> list[list[str]]:
+    from kaitoctl.core import conditions as cond
+    from kaitoctl.ops.status import age
+
+    rows = []
+    for s in statuses:
+        row = [
+            s.name,
+            s.instance_type,
+            s.column(cond.RESOURCE_READY),
+            s.column(cond.INFERENCE_READY),
+            s.column(cond.JOB_STARTED),
+            s.column(cond.WORKSPACE_SUCCEEDED),
+            age(s.created),
+        ]
+        rows.append([s.namespace, *row] if all_namespaces else row)
+    return rows
+
+
+def status(
+    name: Annotated[str | None, typer.Argument(help="Workspace name (default: all in the namespace).")] = None,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="All namespaces.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Print again on every change.")] = False,
+    output: o.Output = None,
+    kubeconfig: o.Kubeconfig = None,
+    context: o.Context = None,
+    namespace: o.Namespace = None,
+) -> None:
+    """Show workspaces with Kaito's columns: RESOURCEREADY, INFERENCEREADY, JOBSTARTED, WORKSPACESUCCEEDED."""
+    with reporting():
+        from kaitoctl.ops import cluster
+        from kaitoctl.ops.status import collect
+
+        fmt = check_output_format(output)
+        kube = cluster.connect(kubeconfig, context)
+        ns = None if all_namespaces else cluster.resolve_namespace(kube, namespace)
+        headers = ["NAMESPACE", *HEADERS] if all_namespaces else HEADERS
+
+        def show(statuses: list[Any], first: bool) -> None:
+            if fmt == "json":
+                print_json([s.to_dict() for s in statuses] if name is None else statuses[0].to_dict())
+                return
+            if fmt == "yaml":
+                import yaml
+
+                data = [s.to_dict() for s in statuses]
+                sys.stdout.write(yaml.safe_dump(data if name is None else data[0], sort_keys=False))
+                return
+            text = format_table(headers, _rows(statuses, all_namespaces))
+            sys.stdout.write(text if first else "".join(text.splitlines(keepends=True)[1:]))
+            if name is not None and statuses and statuses[0].diagnosis is not None and first:
+                d = statuses[0].diagnosis
+                sys.stderr.write(f"reason: {d.reason}: {d.message}" + (f" (pod {d.pod})" if d.pod else "") + "\n")
+            sys.stdout.flush()
+
+        statuses = collect(kube, ns, name)
+        if name is not None and not statuses:
+            from kaitoctl.core.errors import NotFound
+
+            raise NotFound(f"no kaitoctl workspace {name!r} in namespace {ns}", hint="`kaitoctl status -A` lists them")
+        if not statuses and fmt is None:
+            sys.stderr.write(f"No kaitoctl workspaces in {'any namespace' if ns is None else 'namespace ' + ns}.\n")
+        else:
+            show(statuses, True)
+        if watch:
+            from kaitoctl.ops.status import watch_statuses
+
+            previous = {s.name: _rows([s], all_namespaces) for s in statuses}
+            for current in watch_statuses(kube, ns, name):
+                changed = [s for s in current if previous.get(s.name) != _rows([s], all_namespaces)]
+                previous = {s.name: _rows([s], all_namespaces) for s in current}
+                if changed:
+                    show(changed, False)

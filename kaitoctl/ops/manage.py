@@ -1,0 +1,194 @@
+"""`kaitoctl logs` and `kaitoctl delete`: acting on workspaces kaitoctl created, found by their labels."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kaitoctl.adapters.k8s import Kube, resource_path
+from kaitoctl.core.errors import InvalidInput, NotFound
+from kaitoctl.core.naming import MANAGED_BY, MANAGED_BY_LABEL, WORKSPACE_LABEL
+from kaitoctl.ops.cluster import WorkspaceRecord, list_records
+from kaitoctl.ops.options import RunOptions
+from kaitoctl.ops.progress import Progress
+
+# ---- logs ---------------------------------------------------------------------------------------------------------
+
+
+def _pick_pod(pods: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """Inference: pod 0 (the leader). Tuning: the newest Job pod."""
+    by_name = {p["metadata"]["name"]: p for p in pods}
+    if f"{name}-0" in by_name:
+        return by_name[f"{name}-0"]
+    return sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp", "")))[-1]
+
+
+def log_lines(
+    kube: Kube,
+    namespace: str,
+    name: str,
+    *,
+    follow: bool = False,
+    container: str | None = None,
+    init: bool = False,
+    previous: bool = False,
+    tail: int | None = None,
+    pod: str | None = None,
+) -> Iterator[str]:
+    """The right container's log: the server or trainer by default, init containers on request."""
+    pods, _ = kube.list(resource_path("v1", "Pod", namespace), label_selector=f"{WORKSPACE_LABEL}={name}")
+    if not pods:
+        records = {r.name: r for r in list_records(kube, namespace)}
+        if name not in records:
+            raise NotFound(
+                f"no kaitoctl workspace {name!r} in namespace {namespace}", hint="`kaitoctl status` lists them"
+            )
+        raise NotFound(f"workspace {name} has no pods (yet, or any more)", hint="`kaitoctl status` shows why")
+    if pod is not None:
+        chosen = next((p for p in pods if p["metadata"]["name"] == pod), None)
+        if chosen is None:
+            raise InvalidInput(
+                "--pod", f"{pod} is not a pod of {name}", "pods: " + ", ".join(p["metadata"]["name"] for p in pods)
+            )
+    else:
+        chosen = _pick_pod(pods, name)
+    pod_name = chosen["metadata"]["name"]
+    spec = chosen.get("spec", {})
+    init_names = [c["name"] for c in spec.get("initContainers") or []]
+    all_names = init_names + [c["name"] for c in spec.get("containers") or []]
+    if container is not None and container not in all_names:
+        raise InvalidInput(
+            "--container", f"{pod_name} has no container {container!r}", "containers: " + ", ".join(all_names)
+        )
+    if init:
+        if not init_names:
+            raise InvalidInput("--init", f"{pod_name} has no init containers", None)
+        for init_name in init_names:
+            yield f"==> {pod_name}/{init_name} <=="
+            yield from kube.logs(namespace, pod_name, container=init_name, tail_lines=tail, previous=previous)
+        return
+    target = container or (name if name in all_names else all_names[-1])
+    yield from kube.logs(namespace, pod_name, container=target, follow=follow, tail_lines=tail, previous=previous)
+
+
+# ---- delete -------------------------------------------------------------------------------------------------------
+
+_KINDS = (
+    ("apps/v1", "StatefulSet"),
+    ("batch/v1", "Job"),
+    ("v1", "Service"),
+    ("v1", "PersistentVolumeClaim"),
+    ("v1", "ConfigMap"),
+    ("v1", "Pod"),
+)
+
+
+@dataclass
+class DeleteTarget:
+    name: str
+    namespace: str
+    record: WorkspaceRecord | None
+
+
+def delete_targets(kube: Kube, namespace: str, names: list[str], all_: bool) -> list[DeleteTarget]:
+    records = {r.name: r for r in list_records(kube, namespace)}
+    if all_:
+        found = {
+            (obj["metadata"].get("labels") or {}).get(WORKSPACE_LABEL)
+            for obj in kube.list(
+                resource_path("v1", "ConfigMap", namespace), label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+            )[0]
+        }
+        names = sorted({*records, *(n for n in found if n)})
+    missing = [n for n in names if n not in records]
+    for n in missing:
+        # No record (e.g. interrupted before it was written): delete by labels if anything is left.
+        items, _ = kube.list(resource_path("v1", "ConfigMap", namespace), label_selector=f"{WORKSPACE_LABEL}={n}")
+        leftovers = (
+            items
+            or kube.list(resource_path("apps/v1", "StatefulSet", namespace), label_selector=f"{WORKSPACE_LABEL}={n}")[0]
+        )
+        if not leftovers and not all_:
+            raise NotFound(
+                f"no kaitoctl workspace {n!r} in namespace {namespace}", hint="`kaitoctl status -A` lists them"
+            )
+    return [DeleteTarget(n, namespace, records.get(n)) for n in names]
+
+
+def delete_workspaces(
+    kube: Kube, targets: list[DeleteTarget], opts: RunOptions, progress: Progress, *, keep_pool: bool, wait: bool
+) -> dict[str, Any]:
+    """Delete each workspace's objects (by ownership labels) and its node pool, then wait until they are gone."""
+    summary: dict[str, Any] = {}
+    for target in targets:
+        phase = f"delete {target.name}"
+        progress.add(phase)
+        progress.start(phase, "deleting objects")
+        selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{WORKSPACE_LABEL}={target.name}"
+        deleted: list[str] = []
+        for api_version, kind in _KINDS:
+            items, _ = kube.list(resource_path(api_version, kind, target.namespace), label_selector=selector)
+            for item in items:
+                if kind == "Pod":
+                    continue  # pods go with their StatefulSet/Job; listed only to wait for them
+                path = resource_path(api_version, kind, target.namespace, item["metadata"]["name"])
+                if kube.delete(path, propagation="Background"):
+                    deleted.append(f"{kind}/{item['metadata']['name']}")
+        pool_result = None
+        placement = target.record.placement if target.record else None
+        if placement is not None and placement.mode == "pool" and placement.pool:
+            progress.update(phase, "NodePool", f"releasing agent pool {placement.pool}")
+            from kaitoctl.adapters.aks import Aks
+            from kaitoctl.ops.pool import release_pool, resolve_target
+
+            aks_target = resolve_target(opts, kube)
+            if aks_target is None:
+                progress.warn(
+                    f"agent pool {placement.pool} was created by kaitoctl, but no AKS cluster is configured: "
+                    "pass --resource-group and --cluster to delete it"
+                )
+                pool_result = "not reachable"
+            else:
+                pool_result = release_pool(
+                    Aks(aks_target), placement.pool, f"{target.namespace}/{target.name}", keep_pool=keep_pool
+                )
+        if wait:
+            _wait_until_gone(kube, target, selector, progress, phase, opts.timeout_s or 300)
+        progress.done(phase, "Deleted", f"{len(deleted)} object(s)" + (f"; pool {pool_result}" if pool_result else ""))
+        summary[target.name] = {"deleted": deleted, "pool": pool_result}
+    return summary
+
+
+def _wait_until_gone(
+    kube: Kube, target: DeleteTarget, selector: str, progress: Progress, phase: str, timeout_s: float
+) -> None:
+    """Watch the workspace's pods and objects until none is left, naming what is still there."""
+    from kaitoctl.ops.watch import Cache, Streams, StreamSpec, drain
+
+    specs = [
+        StreamSpec(kind, resource_path(api_version, kind, target.namespace), label_selector=selector)
+        for api_version, kind in _KINDS
+    ]
+    streams = Streams(kube, specs).start()
+    cache = Cache()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            if len(cache.synced) == len(specs):
+                left = [f"{key}/{obj['metadata']['name']}" for key in cache.objects for obj in cache.items(key)]
+                if not left:
+                    return
+                progress.update(phase, "Waiting", "still there: " + ", ".join(sorted(left)[:6]))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                progress.warn(f"{target.name}: objects still terminating after {timeout_s:.0f}s")
+                return
+            try:
+                drain(streams, cache, timeout=remaining)
+            except queue.Empty:  # pragma: no cover - drain returns False instead
+                continue
+    finally:
+        streams.stop()

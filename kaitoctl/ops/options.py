@@ -1,0 +1,33 @@
+"""What a tune/deploy/apply run was asked to do, beyond the workspace spec itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class RunOptions:
+    dry_run: bool = False
+    output: str | None = None
+    timeout_s: float | None = None
+    no_progress: bool = False
+    no_wait: bool = False
+    recreate: bool = False
+    yes: bool = False
+    bypass_resource_checks: bool = False
+    cleanup: str | None = None  # tune only: on-success | always | never
+    # cluster
+    kubeconfig: Path | None = None
+    context: str | None = None
+    # azure
+    subscription: str | None = None
+    resource_group: str | None = None
+    aks_cluster: str | None = None
+    cloud: str | None = None
+    no_pool: bool = False
+    adopt: bool = False
+    no_device_plugin: bool = False
+    # The -o json result object being built (None unless -o json on a real run).
+    result: dict[str, Any] | None = None

@@ -1,0 +1,560 @@
+"""tune / deploy / apply against a real cluster: plan → preflight → (pool) → apply → wait → result.
+
+Everything that can be checked is checked before the first write: the plan's blockers, immutable-field changes
+against what kaitoctl applied last time, existing nodes, referenced ConfigMaps and Secrets, Azure quota, and a
+server-side dry-run of every object. Writes are server-side applies with field manager `kaitoctl`, so a re-run of
+the same command changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from kaitoctl.adapters.k8s import STATUS_FIELD_MANAGER, Kube, object_path, resource_path
+from kaitoctl.core import conditions as cond
+from kaitoctl.core.catalog import Catalog, Sku
+from kaitoctl.core.errors import InvalidInput, KaitoctlError, OperationFailed
+from kaitoctl.core.manifests import object_ref
+from kaitoctl.core.naming import MANAGED_BY, MANAGED_BY_LABEL, WORKSPACE_LABEL
+from kaitoctl.core.plan import TUNING_OUTPUT_DIR, PlacementMode, Plan, build_plan
+from kaitoctl.core.render import render_plan
+from kaitoctl.core.spec import WorkspaceSpec
+from kaitoctl.core.validation import immutable_changes
+from kaitoctl.ops import cluster
+from kaitoctl.ops.options import RunOptions
+from kaitoctl.ops.progress import Progress, Reporter
+from kaitoctl.ops.wait import Waiter, WaitTarget
+
+NODE_POOL, APPLY, CLEANUP = "NodePool", "Apply", "Cleanup"
+
+# Per-phase budgets when no --timeout is given.
+RESOURCE_TIMEOUT_POOL_S = 30 * 60
+RESOURCE_TIMEOUT_EXISTING_S = 5 * 60
+JOB_START_TIMEOUT_S = 30 * 60
+TUNING_TIMEOUT_S = 48 * 3600
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---- placement ---------------------------------------------------------------------------------------------------
+
+
+def _choose_placement(spec: WorkspaceSpec, opts: RunOptions, kube: Kube) -> tuple[PlacementMode, Any]:
+    """pool (an AKS target is known), nodes (--node / preferredNodes) or selector (existing labelled nodes)."""
+    if spec.resource.preferred_nodes:
+        return "nodes", None
+    if opts.no_pool:
+        return "selector", None
+    from kaitoctl.ops.pool import resolve_target
+
+    target = resolve_target(opts, kube)
+    if target is not None:
+        return "pool", target
+    if spec.resource.match_labels or spec.resource.match_expressions:
+        return "selector", None
+    raise InvalidInput(
+        "--node/--label",
+        "no AKS cluster to create a node pool in, and no existing nodes chosen",
+        "use an AKS kube context or pass --resource-group and --cluster; or run on existing GPU nodes with "
+        "--node NAME, or --label KEY=VALUE --no-pool",
+    )
+
+
+def _existing_nodes_sku(
+    spec: WorkspaceSpec, mode: PlacementMode, nodes: list[dict[str, Any]], catalog: Catalog
+) -> tuple[list[dict[str, Any]], Sku]:
+    """The nodes a nodes/selector workspace will use, checked before anything is written, and their GPU config."""
+    labels = dict(spec.resource.match_labels)
+    if mode == "nodes":
+        by_name = {n["metadata"]["name"]: n for n in nodes}
+        missing = [n for n in spec.resource.preferred_nodes if n not in by_name]
+        if missing:
+            raise InvalidInput("--node", f"node(s) not found: {', '.join(missing)}", "check `kubectl get nodes`")
+        chosen = [by_name[n] for n in spec.resource.preferred_nodes]
+    else:
+        chosen = [n for n in nodes if all((n["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())]
+        if not chosen:
+            raise InvalidInput(
+                "--label",
+                f"no node matches the label selector {labels}",
+                "label your GPU nodes, or choose nodes with --node",
+            )
+    not_ready = [n["metadata"]["name"] for n in chosen if not cond.node_ready(n)]
+    if not_ready and mode == "nodes":
+        raise InvalidInput("--node", f"node(s) not Ready: {', '.join(not_ready)}", "pick Ready nodes")
+    ready = [n for n in chosen if cond.node_ready(n)]
+    if not ready:
+        raise InvalidInput("--label", "none of the matching nodes is Ready", "check `kubectl get nodes`")
+    skus = {n["metadata"]["name"]: cond.node_sku(n, catalog) for n in ready}
+    unknown = [name for name, sku in skus.items() if sku is None]
+    if unknown:
+        raise InvalidInput(
+            "--node" if mode == "nodes" else "--label",
+            f"cannot tell the GPUs of node(s) {', '.join(unknown)}: no known instance type and no NVIDIA "
+            "feature-discovery labels (nvidia.com/gpu.count, nvidia.com/gpu.memory)",
+            "install GPU feature discovery, or use nodes of a known Azure GPU size",
+        )
+    kinds = {(s.name, s.gpus, s.gpu_memory_gib) for s in skus.values() if s is not None}
+    if len(kinds) > 1:
+        raise InvalidInput(
+            "--node" if mode == "nodes" else "--label",
+            "the chosen nodes have different GPU configurations: " + ", ".join(sorted(k[0] for k in kinds)),
+            "choose uniform nodes",
+        )
+    sku = next(s for s in skus.values() if s is not None)
+    if spec.resource.instance_type and spec.resource.instance_type.lower() != sku.name.lower():
+        raise InvalidInput(
+            "--instance-type",
+            f"the chosen nodes are {sku.name}, not {spec.resource.instance_type}",
+            "drop --instance-type, or choose other nodes",
+        )
+    return ready, sku
+
+
+def _check_node_capacity(plan: Plan, ready_nodes: list[dict[str, Any]], mode: PlacementMode) -> None:
+    field = "--node" if mode == "nodes" else "--label"
+    need = plan.placement.nodes
+    with_gpus = [n for n in ready_nodes if cond.node_gpus(n) >= plan.sku.gpus]
+    if len(with_gpus) < need:
+        lacking = [
+            f"{n['metadata']['name']} ({cond.node_gpus(n)} allocatable)" for n in ready_nodes if n not in with_gpus
+        ]
+        raise InvalidInput(
+            field,
+            f"{need} node(s) with {plan.sku.gpus} allocatable nvidia.com/gpu needed, {len(with_gpus)} found"
+            + (f"; lacking: {', '.join(lacking)}" if lacking else ""),
+            "free GPUs on the nodes (or install the NVIDIA device plugin), or add nodes",
+        )
+
+
+# ---- preflight ---------------------------------------------------------------------------------------------------
+
+
+def _check_references(kube: Kube, plan: Plan) -> None:
+    """ConfigMaps and Secrets the workspace points at must exist (and be the right shape) before we write."""
+    spec, ns = plan.spec, plan.namespace
+    inf, tun = spec.inference, spec.tuning
+    if inf is not None and inf.config:
+        cm = kube.get(resource_path("v1", "ConfigMap", ns, inf.config))
+        if cm is None or "inference_config.yaml" not in (cm.get("data") or {}):
+            raise InvalidInput(
+                "--config",
+                f"ConfigMap {inf.config} in {ns} "
+                + ("does not exist" if cm is None else "has no inference_config.yaml"),
+                "create it with a key inference_config.yaml",
+            )
+        _check_inference_config(cm["data"]["inference_config.yaml"], plan)
+    if tun is not None and tun.config:
+        cm = kube.get(resource_path("v1", "ConfigMap", ns, tun.config))
+        if cm is None or "training_config.yaml" not in (cm.get("data") or {}):
+            raise InvalidInput(
+                "--config",
+                f"ConfigMap {tun.config} in {ns} "
+                + ("does not exist" if cm is None else "has no training_config.yaml"),
+                "create it with a key training_config.yaml",
+            )
+        _check_training_config(cm["data"]["training_config.yaml"], tun.method)
+    if tun is not None and tun.output.image_push_secret:
+        secret = kube.get(resource_path("v1", "Secret", ns, tun.output.image_push_secret))
+        if secret is None:
+            raise InvalidInput(
+                "--push-secret",
+                f"Secret {tun.output.image_push_secret} does not exist in {ns}",
+                "kubectl create secret docker-registry NAME --docker-server=... (type kubernetes.io/dockerconfigjson)",
+            )
+        if secret.get("type") != "kubernetes.io/dockerconfigjson":
+            raise InvalidInput(
+                "--push-secret",
+                f"Secret {tun.output.image_push_secret} is of type {secret.get('type')}, "
+                "not kubernetes.io/dockerconfigjson",
+                "create it with `kubectl create secret docker-registry`",
+            )
+    if spec.model_access_secret:
+        secret = kube.get(resource_path("v1", "Secret", ns, spec.model_access_secret))
+        if secret is None or "HF_TOKEN" not in (secret.get("data") or {}):
+            raise InvalidInput(
+                "--model-access-secret",
+                f"Secret {spec.model_access_secret} in {ns} "
+                + ("does not exist" if secret is None else "has no key HF_TOKEN"),
+                "kubectl create secret generic NAME --from-literal=HF_TOKEN=...",
+            )
+    for adapter in inf.adapters if inf else ():
+        pvc = (adapter.volume or {}).get("persistentVolumeClaim")
+        if (
+            isinstance(pvc, dict)
+            and kube.get(resource_path("v1", "PersistentVolumeClaim", ns, str(pvc.get("claimName")))) is None
+        ):
+            raise InvalidInput(
+                "--adapter", f"PersistentVolumeClaim {pvc.get('claimName')} does not exist in {ns}", "check the name"
+            )
+
+
+def _check_inference_config(text: str, plan: Plan) -> None:
+    import yaml
+
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        raise InvalidInput("--config", "inference_config.yaml is not valid YAML", "fix the ConfigMap") from None
+    limit = plan.preset.max_context
+    value = (data.get("vllm") or {}).get("max-model-len") if isinstance(data, dict) else None
+    if value is not None and (not isinstance(value, int) or (limit is not None and value > limit)):
+        raise InvalidInput(
+            "--config",
+            f"vllm.max-model-len {value!r} must be an integer ≤ {limit} ({plan.preset.name}'s context)",
+            "fix inference_config.yaml",
+        )
+
+
+_TRAINING_SECTIONS = {
+    "ModelConfig",
+    "QuantizationConfig",
+    "LoraConfig",
+    "TrainingArguments",
+    "DatasetConfig",
+    "DataCollator",
+}
+
+
+def _check_training_config(text: str, method: str) -> None:
+    """Kaito's webhook rules for a user tuning ConfigMap (kaito.md §1.6)."""
+    import posixpath
+
+    import yaml
+
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        raise InvalidInput("--config", "training_config.yaml is not valid YAML", "fix the ConfigMap") from None
+    config = data.get("training_config") if isinstance(data, dict) else None
+    if not isinstance(config, dict):
+        raise InvalidInput("--config", "training_config.yaml needs a top-level training_config mapping", None)
+    unknown = sorted(set(config) - _TRAINING_SECTIONS)
+    if unknown:
+        raise InvalidInput(
+            "--config", f"unknown section(s) {', '.join(unknown)}", f"use only {', '.join(sorted(_TRAINING_SECTIONS))}"
+        )
+    output_dir = str((config.get("TrainingArguments") or {}).get("output_dir") or "/mnt/output")
+    resolved = posixpath.normpath(output_dir if output_dir.startswith("/") else posixpath.join("/mnt", output_dir))
+    if not resolved.startswith("/mnt/") or resolved == "/mnt":
+        raise InvalidInput("--config", f"output_dir {output_dir!r} must be under /mnt", "e.g. /mnt/results")
+    quant = config.get("QuantizationConfig") or {}
+    four, eight = quant.get("load_in_4bit"), quant.get("load_in_8bit")
+    for key, value in (("load_in_4bit", four), ("load_in_8bit", eight)):
+        if value is not None and not isinstance(value, bool):
+            raise InvalidInput("--config", f"QuantizationConfig.{key} must be true, false or null", None)
+    if four and eight:
+        raise InvalidInput("--config", "load_in_4bit and load_in_8bit cannot both be true", None)
+    if method == "lora" and (four or eight):
+        raise InvalidInput("--config", "lora does not quantize: load_in_4bit/load_in_8bit must be false", "use qlora")
+    if method == "qlora" and not (four or eight):
+        raise InvalidInput("--config", "qlora needs load_in_4bit or load_in_8bit true", "set load_in_4bit: true")
+
+
+def _training_output_dir(kube: Kube, plan: Plan) -> str:
+    tun = plan.spec.tuning
+    if tun is None or not tun.config:
+        return TUNING_OUTPUT_DIR
+    import posixpath
+
+    import yaml
+
+    cm = kube.get(resource_path("v1", "ConfigMap", plan.namespace, tun.config)) or {}
+    data = yaml.safe_load((cm.get("data") or {}).get("training_config.yaml", "")) or {}
+    output_dir = str(
+        ((data.get("training_config") or {}).get("TrainingArguments") or {}).get("output_dir") or "/mnt/output"
+    )
+    return posixpath.normpath(output_dir if output_dir.startswith("/") else posixpath.join("/mnt", output_dir))
+
+
+# ---- the run -----------------------------------------------------------------------------------------------------
+
+
+def _phase_timeouts(plan: Plan) -> dict[str, float]:
+    timeouts: dict[str, float] = {
+        cond.RESOURCE_READY: RESOURCE_TIMEOUT_POOL_S if plan.placement.mode == "pool" else RESOURCE_TIMEOUT_EXISTING_S,
+        cond.JOB_STARTED: JOB_START_TIMEOUT_S,
+        cond.WORKSPACE_SUCCEEDED: TUNING_TIMEOUT_S,
+    }
+    # Kaito's readiness budget (15 min + 18 s per GiB, 30..180 min) plus image pulls.
+    readiness = min(max(15 * 60 + 18 * plan.preset.weights_gib, 30 * 60), 180 * 60)
+    timeouts[cond.INFERENCE_READY] = readiness + 10 * 60
+    return timeouts
+
+
+def _write_status(kube: Kube, plan: Plan, existing: dict[str, Any], status: dict[str, Any]) -> None:
+    """Record the outcome on the workspace record (own field manager, so re-applying the spec keeps it)."""
+    if {k: existing.get(k) for k in status} == status:
+        return
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": plan.names.record, "namespace": plan.namespace},
+        "data": {"status.json": json.dumps({**existing, **status}, sort_keys=True)},
+    }
+    kube.apply(body, field_manager=STATUS_FIELD_MANAGER, force=True)
+
+
+def tuning_output(plan: Plan) -> dict[str, Any]:
+    tun = plan.spec.tuning
+    assert tun is not None
+    out = tun.output
+    if out.image:
+        return {"image": out.image, "pushSecret": out.image_push_secret}
+    if out.managed_pvc:
+        return {"volume": f"pvc:{out.managed_pvc}", "claimName": out.managed_pvc}
+    pvc = (out.volume or {}).get("persistentVolumeClaim") or {}
+    return {
+        "volume": f"pvc:{pvc['claimName']}" if pvc.get("claimName") else "volume",
+        "claimName": pvc.get("claimName"),
+    }
+
+
+def _endpoint(kube: Kube, plan: Plan) -> dict[str, Any]:
+    svc = kube.get(resource_path("v1", "Service", plan.namespace, plan.names.service)) or {}
+    spec = svc.get("spec") or {}
+    inf = plan.spec.inference
+    return {
+        "service": plan.names.service,
+        "clusterIP": spec.get("clusterIP"),
+        "port": 80,
+        "url": f"http://{plan.names.service}.{plan.namespace}.svc.cluster.local:80",
+        "model": plan.preset.served_name,
+        "adapters": [a.name for a in inf.adapters] if inf else [],
+        "chat": f'kaitoctl chat --workspace {plan.spec.name} -n {plan.namespace} "..."',
+    }
+
+
+def delete_workspace_objects(kube: Kube, namespace: str, name: str, *, keep_adapter_volume: bool) -> list[str]:
+    """Delete what kaitoctl created for a workspace, found by labels. Returns what was deleted."""
+    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{WORKSPACE_LABEL}={name}"
+    deleted: list[str] = []
+    for api_version, kind in (
+        ("apps/v1", "StatefulSet"),
+        ("batch/v1", "Job"),
+        ("v1", "Service"),
+        ("v1", "PersistentVolumeClaim"),
+        ("v1", "ConfigMap"),
+    ):
+        items, _ = kube.list(resource_path(api_version, kind, namespace), label_selector=selector)
+        for item in items:
+            if keep_adapter_volume and kind == "PersistentVolumeClaim":
+                continue
+            propagation = "Foreground" if kind in ("StatefulSet", "Job") else "Background"
+            if kube.delete(
+                resource_path(api_version, kind, namespace, item["metadata"]["name"]), propagation=propagation
+            ):
+                deleted.append(f"{kind}/{item['metadata']['name']}")
+    return deleted
+
+
+def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, reporter: Reporter) -> dict[str, Any]:
+    started = time.monotonic()
+    result: dict[str, Any] = opts.result if opts.result is not None else {}
+    kube = cluster.connect(opts.kubeconfig, opts.context)
+    namespace = cluster.resolve_namespace(kube, spec.namespace)
+    spec = replace(spec, namespace=namespace)
+    result.update({"workspace": spec.name, "namespace": namespace, "action": "tune" if spec.tuning else "deploy"})
+
+    # -- plan: where the pods go decides which GPU config the plan sizes against
+    mode, aks_target = _choose_placement(spec, opts, kube)
+    ready_nodes: list[dict[str, Any]] = []
+    sku_override = None
+    if mode in ("nodes", "selector"):
+        nodes, _ = kube.list(resource_path("v1", "Node"))
+        ready_nodes, sku_override = _existing_nodes_sku(spec, mode, nodes, catalog)
+    plan = build_plan(
+        spec,
+        catalog,
+        placement_mode=mode,
+        bypass_resource_checks=opts.bypass_resource_checks,
+        sku_override=sku_override,
+    )
+    result["plan"] = plan.summary()
+    if plan.blockers:
+        raise plan.blockers[0]
+    if mode != "pool":
+        _check_node_capacity(plan, ready_nodes, mode)
+
+    # -- preflight: everything that can fail, before the first write
+    existing = cluster.get_record(kube, namespace, plan.names.record)
+    changes = immutable_changes(existing.spec, plan.spec) if existing else []
+    if changes and not opts.recreate:
+        raise InvalidInput(
+            changes[0].split(" (")[0],
+            f"workspace {spec.name} exists and these fields cannot change: {'; '.join(changes)}",
+            "re-run with --recreate (deletes and recreates the workspace), or use another --name",
+        )
+    _check_references(kube, plan)
+    output_dir = _training_output_dir(kube, plan)
+    objects = render_plan(plan, catalog, tuning_output_dir=output_dir)
+
+    progress_names = [APPLY, cond.RESOURCE_READY]
+    progress_names += [cond.INFERENCE_READY] if spec.inference else [cond.JOB_STARTED]
+    progress_names += [cond.WORKSPACE_SUCCEEDED]
+    if mode == "pool":
+        progress_names.insert(0, NODE_POOL)
+    if spec.tuning is not None and opts.cleanup in ("on-success", "always"):
+        progress_names.append(CLEANUP)
+    progress = Progress(reporter, progress_names)
+    result["phases"] = progress.to_list()
+
+    pool_ops = None
+    if mode == "pool":
+        from kaitoctl.ops.pool import PoolOperations
+
+        pool_ops = PoolOperations(aks_target, opts, kube, catalog)
+        action = pool_ops.preflight(plan, progress)
+        result["pool"] = {"name": plan.placement.pool_name, "action": action}
+
+    already = existing is not None and not changes and existing.status.get("state") == "Succeeded" and spec.tuning
+    if already and existing is not None:
+        # The same tuning run already succeeded (its Job may be cleaned up): nothing to do.
+        for name in progress_names:
+            progress.skip(name, "already succeeded")
+        result.update({"state": "Succeeded", "output": existing.status.get("output"), "phases": progress.to_list()})
+        progress.info(f"{spec.name} already succeeded; adapter: {json.dumps(existing.status.get('output'))}")
+        result["durationSeconds"] = round(time.monotonic() - started, 3)
+        return result
+
+    try:
+        namespace_exists = kube.get(resource_path("v1", "Namespace", name=namespace)) is not None
+        if namespace_exists and not (changes and opts.recreate):
+            for obj in objects:  # server-side dry run: admission, schema and field-ownership conflicts
+                kube.apply(obj, dry_run=True)
+
+        # -- writes
+        if not namespace_exists:
+            kube.ensure_namespace(namespace)
+        if changes and opts.recreate:
+            progress.start(APPLY, "recreating: deleting the old workspace")
+            delete_workspace_objects(kube, namespace, spec.name, keep_adapter_volume=True)
+            _wait_gone(kube, plan, opts)
+        elif existing is not None and spec.tuning is not None and existing.spec != plan.spec:
+            # Kaito deletes and recreates the tuning Job when its spec changes (a Job's pod template is immutable).
+            kube.delete(resource_path("batch/v1", "Job", namespace, plan.names.workload), propagation="Foreground")
+            _wait_gone(kube, plan, opts)
+        target = WaitTarget(
+            name=spec.name,
+            namespace=namespace,
+            mode=spec.mode,
+            placement=plan.placement_info(),
+            main_container=plan.names.workload,
+            phase_timeouts=_phase_timeouts(plan),
+            deadline=(started + opts.timeout_s) if opts.timeout_s else None,
+            pool_pending=pool_ops is not None,
+        )
+        waiter = Waiter(kube, target, progress)
+        if pool_ops is not None:
+            # Pipelining: the pool comes up while the workload is applied; its nodes are noticed by the Node watch.
+            progress.start(NODE_POOL, pool_ops.action)
+            pool_ops.start(plan, waiter.streams.queue)
+        progress.start(APPLY)
+        applied = []
+        for obj in objects:
+            kube.apply(obj)
+            applied.append(object_ref(obj))
+        progress.done(APPLY, "Applied", f"{len(applied)} object(s)")
+        result["objects"] = applied
+
+        if opts.no_wait:
+            if pool_ops is not None:
+                progress.info(f"agent pool {plan.placement.pool_name}: {pool_ops.action} continues in Azure")
+            for name in progress_names[progress_names.index(APPLY) + 1 :]:
+                progress.skip(name, "--no-wait")
+            result["phases"] = progress.to_list()
+            return result
+
+        # -- wait
+        try:
+            outcome = waiter.run()
+        except OperationFailed:
+            if spec.tuning is not None:
+                _write_status(
+                    kube, plan, existing.status if existing else {}, {"state": "Failed", "finishedAt": _now()}
+                )
+                if opts.cleanup == "always":
+                    _cleanup(kube, plan, progress, pool_ops)
+            raise
+        if pool_ops is not None:
+            pool_ops.finish()
+            progress.done(NODE_POOL, "Succeeded", pool_ops.action)
+
+        if spec.inference is not None:
+            result["endpoint"] = _endpoint(kube, plan)
+            result["state"] = "Ready"
+        else:
+            output = tuning_output(plan)
+            if outcome.training_step:
+                output["trainingSteps"] = outcome.training_step[1]
+            _write_status(
+                kube,
+                plan,
+                existing.status if existing else {},
+                {"state": "Succeeded", "finishedAt": _now(), "output": output},
+            )
+            result["output"] = output
+            result["state"] = "Succeeded"
+            if opts.cleanup in ("on-success", "always"):
+                _cleanup(kube, plan, progress, pool_ops)
+    except KeyboardInterrupt:
+        phase = progress.current or APPLY
+        progress.fail(phase, "Interrupted", "Ctrl-C")
+        result["phases"] = progress.to_list()
+        from kaitoctl.core.errors import Interrupted
+
+        raise Interrupted(
+            f"interrupted during {phase}; what was applied stays in the cluster",
+            hint=f"re-run the same command to continue, or `kaitoctl delete {spec.name} -n {namespace}`",
+        ) from None
+    except KaitoctlError:
+        result["phases"] = progress.to_list()
+        raise
+    result["phases"] = progress.to_list()
+    result["durationSeconds"] = round(time.monotonic() - started, 3)
+    return result
+
+
+def _wait_gone(kube: Kube, plan: Plan, opts: RunOptions) -> None:
+    """Block until the old workload is gone (foreground deletion), via a watch."""
+    import queue
+
+    from kaitoctl.ops.watch import Streams, StreamSpec
+
+    kind = ("apps/v1", "StatefulSet") if plan.spec.inference else ("batch/v1", "Job")
+    collection = resource_path(*kind, namespace=plan.namespace)
+    streams = Streams(kube, [StreamSpec("w", collection, field_selector=f"metadata.name={plan.names.workload}")])
+    streams.start()
+    deadline = time.monotonic() + (opts.timeout_s or 300)
+    try:
+        while True:
+            try:
+                update = streams.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise OperationFailed(
+                    f"the old {kind[1]} {plan.names.workload} is still being deleted", reason="Deleting"
+                ) from None
+            if (update.kind == "sync" and not update.items) or update.event_type == "DELETED":
+                return
+    finally:
+        streams.stop()
+
+
+def _cleanup(kube: Kube, plan: Plan, progress: Progress, pool_ops: Any) -> None:
+    """Tuning cleanup: the Job, its pods and the generated config go; the record and the adapter stay."""
+    progress.start(CLEANUP)
+    kube.delete(resource_path("batch/v1", "Job", plan.namespace, plan.names.workload), propagation="Background")
+    if plan.spec.tuning is not None and not plan.spec.tuning.config:
+        kube.delete(resource_path("v1", "ConfigMap", plan.namespace, plan.names.tuning_config))
+    if pool_ops is not None:
+        pool_ops.release(plan, progress)
+    progress.done(CLEANUP, "Cleaned", "tuning Job removed; the adapter and the workspace record stay")
+
+
+__all__ = ["delete_workspace_objects", "object_path", "run_workspace", "tuning_output"]

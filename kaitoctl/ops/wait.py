@@ -1,0 +1,299 @@
+"""Waiting for a workspace: one deadline, list-then-watch, Kaito's phases, and the first actionable reason.
+
+The waiter never sleeps in a loop: it blocks on the merged watch queue until the next event or the next timer it
+owns (a phase deadline, the grace period after which an unschedulable pod counts as stuck). A reason that cannot
+heal ends the wait at once with the right exit code.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kaitoctl.adapters.k8s import Kube, resource_path
+from kaitoctl.core import conditions as cond
+from kaitoctl.core.conditions import Diagnosis, PlacementInfo
+from kaitoctl.core.errors import KaitoctlError, OperationFailed, WaitTimeout
+from kaitoctl.ops.progress import Progress
+from kaitoctl.ops.watch import Cache, Streams, StreamSpec, Update, drain
+
+# How long an Unschedulable pod may wait once its nodes are ready before kaitoctl calls it stuck: the scheduler
+# retries a pod within seconds of a node change, so a pod still pending after this will not schedule by itself.
+UNSCHEDULABLE_GRACE_S = 15.0
+# Warning events on the workload (FailedCreate: quota, admission, missing claim) get the same grace.
+FAILED_CREATE_GRACE_S = 15.0
+
+_HINTS = {
+    "ImagePullBackOff": "check the image reference and --image-pull-secret",
+    "ErrImagePull": "check the image reference and --image-pull-secret",
+    "InvalidImageName": "fix the image reference",
+    "CrashLoopBackOff": "the last log lines are above; `kaitoctl logs NAME --previous` shows more",
+    "OOMKilled": "choose a larger --instance-type, or lower --max-model-len",
+    "Unschedulable": "check --label/--node, the nodes' taints, and free nvidia.com/gpu (`kubectl describe nodes`)",
+    "JobFailed": "the last log lines are above; fix the input or config and re-run (`kaitoctl logs NAME`)",
+    "InitContainerFailed": "the last log lines are above (data or weights download)",
+    "FailedCreate": "the controller cannot create the pods; see the message",
+}
+
+NODE_POOL = "NodePool"
+_STEP = re.compile(r"(\d+)/(\d+) \[")
+
+
+@dataclass
+class WaitTarget:
+    name: str
+    namespace: str
+    mode: str  # inference | tuning
+    placement: PlacementInfo
+    main_container: str
+    phase_timeouts: dict[str, float]
+    deadline: float | None = None  # monotonic; from --timeout
+    # A pool being provisioned by another thread posts Updates with key "pool" into the same queue.
+    pool_pending: bool = False
+
+
+@dataclass
+class WaitOutcome:
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    workload: dict[str, Any] | None = None
+    training_step: tuple[int, int] | None = None
+    log_tail: list[str] = field(default_factory=list)
+
+
+class Waiter:
+    def __init__(self, kube: Kube, target: WaitTarget, progress: Progress, *, clock: Any = time.monotonic) -> None:
+        self.kube = kube
+        self.t = target
+        self.progress = progress
+        self.clock = clock
+        self.cache = Cache()
+        workload_kind = ("apps/v1", "StatefulSet") if target.mode == "inference" else ("batch/v1", "Job")
+        specs = [
+            StreamSpec("nodes", resource_path("v1", "Node"), label_selector=target.placement.label_selector()),
+            StreamSpec(
+                "pods",
+                resource_path("v1", "Pod", target.namespace),
+                label_selector=f"kaitoctl.io/workspace={target.name}",
+            ),
+            StreamSpec(
+                "workload",
+                resource_path(*workload_kind, namespace=target.namespace),
+                field_selector=f"metadata.name={target.name}",
+            ),
+            StreamSpec("events", resource_path("v1", "Event", target.namespace), field_selector="type=Warning"),
+        ]
+        self.streams = Streams(kube, specs)
+        self.pool_state: dict[str, Any] = {}
+        self.resource_ready_at: float | None = None
+        self.phase_started: dict[str, float] = {}
+        self.log_thread: threading.Thread | None = None
+        self.log_tail: collections.deque[str] = collections.deque(maxlen=20)
+        self.step: tuple[int, int] | None = None
+        self.failed_create_since: float | None = None
+
+    # -- helpers --------------------------------------------------------------------------------------------------
+
+    @property
+    def pods(self) -> list[dict[str, Any]]:
+        return self.cache.items("pods")
+
+    @property
+    def workload(self) -> dict[str, Any] | None:
+        return self.cache.one("workload")
+
+    def _begin(self, phase: str, message: str = "") -> None:
+        self.phase_started.setdefault(phase, self.clock())
+        self.progress.start(phase, message)
+
+    def _phase_deadline(self, phase: str) -> float | None:
+        if self.t.deadline is not None:
+            return self.t.deadline
+        started = self.phase_started.get(phase)
+        budget = self.t.phase_timeouts.get(phase)
+        return None if started is None or budget is None else started + budget
+
+    def _log_tail(self, diag: Diagnosis) -> list[str]:
+        if not diag.pod or not diag.log_container:
+            return []
+        try:
+            return list(
+                self.kube.logs(
+                    self.t.namespace, diag.pod, container=diag.log_container, tail_lines=20, previous=diag.previous_logs
+                )
+            )
+        except KaitoctlError:
+            return list(self.log_tail)
+
+    def _fail(self, phase: str, diag: Diagnosis) -> OperationFailed:
+        self.progress.fail(phase, diag.reason, diag.message)
+        where = f" (pod {diag.pod}" + (f", container {diag.container})" if diag.container else ")") if diag.pod else ""
+        lines = self._log_tail(diag)
+        details = [f"log: {line}" for line in lines[-20:]]
+        return OperationFailed(
+            f"{diag.reason}: {diag.message}{where}",
+            reason=diag.reason,
+            hint=_HINTS.get(diag.reason),
+            details=details,
+        )
+
+    def _follow_training_log(self, pod: str) -> None:
+        def run() -> None:
+            try:
+                for line in self.kube.logs(self.t.namespace, pod, container=self.t.main_container, follow=True):
+                    self.streams.queue.put(Update("trainlog", "side", obj={"line": line}))
+            except KaitoctlError:
+                return  # progress from the log is a nicety; the Job's status decides
+
+        self.log_thread = threading.Thread(target=run, name="training-log", daemon=True)
+        self.log_thread.start()
+
+    def _warning_event(self) -> tuple[str, str] | None:
+        """The newest FailedCreate-style warning on the workload itself."""
+        newest: tuple[str, str, str] | None = None
+        for event in self.cache.items("events"):
+            obj = event.get("involvedObject") or {}
+            if obj.get("name") != self.t.name or obj.get("kind") not in ("StatefulSet", "Job"):
+                continue
+            if event.get("reason") not in ("FailedCreate", "FailedCreatePodSandBox"):
+                continue
+            stamp = str(event.get("lastTimestamp") or event.get("eventTime") or "")
+            if newest is None or stamp >= newest[0]:
+                newest = (stamp, str(event.get("reason")), str(event.get("message", "")))
+        return (newest[1], newest[2]) if newest else None
+
+    # -- the loop -------------------------------------------------------------------------------------------------
+
+    def run(self) -> WaitOutcome:
+        self.streams.start()
+        try:
+            return self._loop()
+        finally:
+            self.streams.stop()
+
+    def _loop(self) -> WaitOutcome:
+        t = self.t
+        second = cond.INFERENCE_READY if t.mode == "inference" else cond.JOB_STARTED
+        self._begin(cond.RESOURCE_READY, "waiting for nodes")
+        # Pool updates posted before the watches started (the operation began during apply).
+        for state in self.cache.take_side("pool"):
+            self._pool_update(state)
+        last_reason = ""
+        while True:
+            now = self.clock()
+            timers: list[float] = []
+            if {"nodes", "pods", "workload"} <= self.cache.synced:  # a consistent snapshot to judge from
+                nodes = self.cache.items("nodes")
+                rr = cond.resource_ready(t.placement, nodes)
+                if rr.true:
+                    if self.resource_ready_at is None:
+                        self.resource_ready_at = now
+                    self.progress.done(cond.RESOURCE_READY, rr.reason, rr.message)
+                    self._begin(second)
+                elif not self.progress.is_done(cond.RESOURCE_READY):
+                    self.progress.update(cond.RESOURCE_READY, rr.reason, rr.message)
+
+                workload, pods = self.workload, self.pods
+                if not self.progress.is_done(cond.RESOURCE_READY):
+                    pass  # phases complete in order: a ready pod on a node we do not count yet proves nothing
+                elif t.mode == "inference":
+                    inf = cond.inference_ready(workload, pods)
+                    if inf.true:
+                        self.progress.done(cond.INFERENCE_READY, inf.reason, inf.message)
+                        self.progress.done(cond.WORKSPACE_SUCCEEDED, "workspaceSucceeded", inf.message)
+                        return WaitOutcome(pods=pods, workload=workload)
+                    if self.progress.records[second].status != "Pending":
+                        self.progress.update(second, inf.reason, inf.message)
+                else:
+                    js = cond.job_started(workload, pods)
+                    if js.true:
+                        self.progress.done(cond.JOB_STARTED, js.reason, js.message)
+                        self._begin(cond.WORKSPACE_SUCCEEDED, "training")
+                        if self.log_thread is None:
+                            running = next(
+                                (p for p in pods if p.get("status", {}).get("phase") in ("Running", "Succeeded")), None
+                            )
+                            if running is not None:
+                                self._follow_training_log(running["metadata"]["name"])
+                    if cond.job_succeeded(workload):
+                        self.progress.done(cond.WORKSPACE_SUCCEEDED, "workspaceSucceeded", "tuning finished")
+                        return WaitOutcome(
+                            pods=pods, workload=workload, training_step=self.step, log_tail=list(self.log_tail)
+                        )
+
+                active = self.progress.current or second
+                diag = cond.diagnose(t.mode, workload, pods, t.main_container)
+                if diag is not None and diag.reason == "Unschedulable" and diag.pod:
+                    # The scheduler's event carries the full message even while the condition is being rewritten.
+                    event_message = cond.scheduler_message(self.cache.items("events"), diag.pod)
+                    if event_message and len(event_message) >= len(diag.message):
+                        diag = replace(diag, message=event_message)
+                if diag is not None:
+                    if diag.terminal:
+                        raise self._fail(active, diag)
+                    if diag.reason == "Unschedulable" and self.resource_ready_at is not None:
+                        stuck_at = self.resource_ready_at + UNSCHEDULABLE_GRACE_S
+                        if now >= stuck_at:
+                            raise self._fail(active, Diagnosis(diag.reason, diag.message, True, pod=diag.pod))
+                        timers.append(stuck_at)
+                    self.progress.update(active, diag.reason, diag.message)
+                    last_reason = f"{diag.reason}: {diag.message}"
+                warning = self._warning_event()
+                if warning is not None and not pods:
+                    if self.failed_create_since is None:
+                        self.failed_create_since = now
+                    if now >= self.failed_create_since + FAILED_CREATE_GRACE_S:
+                        raise self._fail(active, Diagnosis(warning[0], warning[1], True))
+                    timers.append(self.failed_create_since + FAILED_CREATE_GRACE_S)
+                    self.progress.update(active, warning[0], warning[1])
+                    last_reason = f"{warning[0]}: {warning[1]}"
+                if self.step is not None and t.mode == "tuning" and diag is None:
+                    self.progress.update(cond.WORKSPACE_SUCCEEDED, "Training", f"step {self.step[0]}/{self.step[1]}")
+            if self.cache.errors:
+                error = next(iter(self.cache.errors.values()))
+                self.progress.update(
+                    self.progress.current or cond.RESOURCE_READY, "APIUnavailable", f"reconnecting ({error})"
+                )
+                last_reason = f"API server unavailable: {error}"
+
+            phase = self.progress.current or cond.RESOURCE_READY
+            deadline = self._phase_deadline(phase)
+            if deadline is not None:
+                if now >= deadline:
+                    started = self.phase_started.get(phase, now)
+                    raise WaitTimeout(
+                        phase,
+                        now - (started if t.deadline is None else min(self.phase_started.values(), default=now)),
+                        last_reason=last_reason or self.progress.records[phase].message,
+                        hint="raise --timeout, or look at `kaitoctl status` and `kaitoctl logs`",
+                    )
+                timers.append(deadline)
+            wake = min(timers) - now if timers else 3600.0
+            if drain(self.streams, self.cache, timeout=wake):
+                for entry in self.cache.take_side("trainlog"):
+                    self._training_line(entry)
+                for state in self.cache.take_side("pool"):
+                    self._pool_update(state)
+
+    def _pool_update(self, state: dict[str, Any]) -> None:
+        """Progress of the agent pool operation running in another thread."""
+        self.pool_state = state
+        error = state.get("error")
+        if isinstance(error, KaitoctlError):
+            self.progress.fail(NODE_POOL, error.reason or "Failed", error.message)
+            raise error
+        if state.get("state") == "Succeeded":
+            self.progress.done(NODE_POOL, "Succeeded", str(state.get("action", "")))
+        else:
+            self.progress.update(NODE_POOL, str(state.get("state", "")), str(state.get("action", "")))
+
+    def _training_line(self, obj: dict[str, Any]) -> None:
+        line = str(obj.get("line", ""))
+        self.log_tail.append(line)
+        matches = _STEP.findall(line)
+        if matches:
+            done, total = matches[-1]
+            self.step = (int(done), int(total))

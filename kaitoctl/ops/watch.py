@@ -1,0 +1,167 @@
+"""List-then-watch streams for several resources at once, merged into one queue.
+
+Each stream lists, then watches from the list's resourceVersion. A 410 Gone (history compacted) re-lists; a
+dropped connection (API server restart) retries with backoff and re-lists, so the cache a waiter sees is always
+a consistent snapshot. No polling: the caller blocks on the queue.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from kaitoctl.adapters.k8s import Kube, WatchExpired
+from kaitoctl.core.errors import KaitoctlError
+
+
+@dataclass
+class StreamSpec:
+    key: str  # name of the cache, e.g. "pods"
+    path: str
+    label_selector: str | None = None
+    field_selector: str | None = None
+
+
+@dataclass
+class Update:
+    key: str
+    kind: str  # "sync" (full list), "event", "error", "recovered", "side" (not a Kubernetes object)
+    event_type: str = ""
+    obj: dict[str, Any] = field(default_factory=dict)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""
+
+
+class Streams:
+    """Background list+watch threads feeding one queue. Daemon threads: Ctrl-C never waits for them."""
+
+    def __init__(self, kube: Kube, specs: list[StreamSpec], *, watch_timeout_s: int = 290) -> None:
+        self.kube = kube
+        self.specs = specs
+        self.queue: queue.Queue[Update] = queue.Queue()
+        self.stop_event = threading.Event()
+        self.watch_timeout_s = watch_timeout_s
+        self.threads = [
+            threading.Thread(target=self._run, args=(spec,), name=f"watch-{spec.key}", daemon=True) for spec in specs
+        ]
+
+    def start(self) -> Streams:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def _run(self, spec: StreamSpec) -> None:
+        backoff = 0.2
+        failing = False
+        resource_version = ""
+        while not self.stop_event.is_set():
+            try:
+                if not resource_version:
+                    items, resource_version = self.kube.list(
+                        spec.path, label_selector=spec.label_selector, field_selector=spec.field_selector
+                    )
+                    self.queue.put(Update(spec.key, "sync", items=items))
+                    if failing:
+                        self.queue.put(Update(spec.key, "recovered"))
+                        failing = False
+                    backoff = 0.2
+                for event in self.kube.watch(
+                    spec.path,
+                    resource_version=resource_version,
+                    label_selector=spec.label_selector,
+                    field_selector=spec.field_selector,
+                    timeout_s=self.watch_timeout_s,
+                ):
+                    if self.stop_event.is_set():
+                        return
+                    obj = event.get("object") or {}
+                    resource_version = str(obj.get("metadata", {}).get("resourceVersion", resource_version))
+                    if event.get("type") != "BOOKMARK":
+                        self.queue.put(Update(spec.key, "event", event_type=str(event.get("type")), obj=obj))
+                # The server ended the watch (timeoutSeconds): resume from where we are.
+            except WatchExpired:
+                resource_version = ""
+            except (KaitoctlError, OSError, ValueError) as exc:
+                if self.stop_event.is_set():
+                    return
+                message = exc.message if isinstance(exc, KaitoctlError) else str(exc)
+                self.queue.put(Update(spec.key, "error", error=message))
+                failing = True
+                resource_version = ""  # the server may have restarted: list again for a consistent view
+                self.stop_event.wait(backoff)
+                backoff = min(backoff * 2, 3.0)
+            except Exception as exc:
+                if self.stop_event.is_set():
+                    return
+                self.queue.put(Update(spec.key, "error", error=f"{type(exc).__name__}: {exc}"))
+                failing = True
+                resource_version = ""
+                self.stop_event.wait(backoff)
+                backoff = min(backoff * 2, 3.0)
+
+
+class Cache:
+    """Objects by name per stream key, kept current from Updates."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {}
+        self.synced: set[str] = set()
+        self.errors: dict[str, str] = {}
+        self.side: dict[str, list[dict[str, Any]]] = {}
+
+    def take_side(self, key: str) -> list[dict[str, Any]]:
+        """Side-channel updates (training log lines, pool progress) since the last call."""
+        return self.side.pop(key, [])
+
+    def apply(self, update: Update) -> None:
+        if update.kind == "side":
+            self.side.setdefault(update.key, []).append(update.obj)
+            return
+        store = self.objects.setdefault(update.key, {})
+        if update.kind == "sync":
+            store.clear()
+            for item in update.items:
+                store[_key(item)] = item
+            self.synced.add(update.key)
+            self.errors.pop(update.key, None)
+        elif update.kind == "event":
+            name = _key(update.obj)
+            if update.event_type == "DELETED":
+                store.pop(name, None)
+            else:
+                store[name] = update.obj
+        elif update.kind == "error":
+            self.errors[update.key] = update.error
+        elif update.kind == "recovered":
+            self.errors.pop(update.key, None)
+
+    def items(self, key: str) -> list[dict[str, Any]]:
+        return list(self.objects.get(key, {}).values())
+
+    def one(self, key: str) -> dict[str, Any] | None:
+        values = self.items(key)
+        return values[0] if values else None
+
+
+def _key(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata", {})
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+def drain(streams: Streams, cache: Cache, timeout: float) -> bool:
+    """Wait up to `timeout` for the next update, then apply everything queued. False if nothing came."""
+    try:
+        first = streams.queue.get(timeout=max(0.0, timeout))
+    except queue.Empty:
+        return False
+    cache.apply(first)
+    while True:  # apply a burst of events at once, then evaluate once
+        try:
+            cache.apply(streams.queue.get_nowait())
+        except queue.Empty:
+            return True
