@@ -638,7 +638,9 @@ def _wait(predicate: Any, timeout: float = 20.0, what: str = "condition") -> Any
 @pytest.mark.e2e
 def test_nodes_follow_the_pool(make_arm_emulator: Any, cluster_kubeconfig: Path) -> None:
     core = _core(cluster_kubeconfig)
-    emu = make_arm_emulator(cluster_kubeconfig, operation_seconds=1.5)
+    # Nodes at 0.1 s into each operation; the first one lasts 1.5 s so the test can look while it runs.
+    emu = make_arm_emulator(cluster_kubeconfig, operation_seconds=0.3, nodes_ready_after_s=0.1)
+    emu.inject(Fault.slow(1.5))
     client = sdk_client(emu)
 
     def pool_nodes() -> list[str]:
@@ -646,7 +648,7 @@ def test_nodes_follow_the_pool(make_arm_emulator: Any, cluster_kubeconfig: Path)
         return sorted(n.metadata.name for n in nodes)
 
     poller = client.agent_pools.begin_create_or_update(RG, CLUSTER, "gpu", gpu_pool(count=2))
-    # Nodes join before the operation reports Succeeded (80% of the duration by default).
+    # Nodes join before the operation reports Succeeded.
     _wait(lambda: len(pool_nodes()) == 2, what="2 gpu nodes")
     assert client.agent_pools.get(RG, CLUSTER, "gpu").provisioning_state == "Creating"
     poller.result()
@@ -737,4 +739,38 @@ def test_device_plugin_daemonset_advertises_gpus(make_arm_emulator: Any, cluster
         assert status == "2"
         assert core.read_node(node).status.allocatable["nvidia.com/gpu"] == "2"
     finally:
+        # Wait for the DaemonSet's pods to be gone: a leftover plugin pod would give the next test's GPU nodes
+        # (same names) their GPUs.
+        apps.delete_namespaced_daemon_set(
+            "nvidia-device-plugin-daemonset", namespace, propagation_policy="Foreground", grace_period_seconds=0
+        )
+        _wait(
+            lambda: (
+                not core.list_namespaced_pod(namespace).items and not apps.list_namespaced_daemon_set(namespace).items
+            ),
+            timeout=60,
+            what="the device plugin DaemonSet and its pods to go",
+        )
         core.delete_namespace(namespace)
+
+
+@pytest.mark.e2e
+def test_nodes_may_lag_behind_the_operation(make_arm_emulator: Any, cluster_kubeconfig: Path) -> None:
+    """nodes_ready_after_s beyond the duration: Succeeded first, nodes later (kaitoctl must still wait)."""
+    core = _core(cluster_kubeconfig)
+    emu = make_arm_emulator(cluster_kubeconfig, operation_seconds=0.2, nodes_ready_after_s=1.5)
+    sdk_client(emu).agent_pools.begin_create_or_update(RG, CLUSTER, "late", gpu_pool()).result()
+    selector = "kubernetes.azure.com/agentpool=late"
+    assert core.list_node(label_selector=selector).items == []
+    _wait(lambda: core.list_node(label_selector=selector).items, what="the late node")
+
+
+@pytest.mark.e2e
+def test_device_plugin_preinstalled(make_arm_emulator: Any, cluster_kubeconfig: Path) -> None:
+    core = _core(cluster_kubeconfig)
+    emu = make_arm_emulator(cluster_kubeconfig, device_plugin_preinstalled=True)
+    sdk_client(emu).agent_pools.begin_create_or_update(RG, CLUSTER, "gpu", gpu_pool()).result()
+    node = core.read_node(emu.node_names("gpu")[0])
+    assert node.status.capacity["nvidia.com/gpu"] == "1"
+    cpu_node = core.read_node("aks-nodepool1-12345678-vmss000000")
+    assert "nvidia.com/gpu" not in cpu_node.status.capacity

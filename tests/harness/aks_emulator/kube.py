@@ -80,7 +80,9 @@ class KubeSide:
         self._stop.set()
         self._jobs.put(None)
         self._writer.join(timeout)
-        self._plugin.join(timeout)
+        # The watcher notices the stop flag at its next event or watch timeout (<= resync_s); it patches
+        # nothing after that, so there is no need to wait for it.
+        self._plugin.join(0.1)
 
     # -- the writer
 
@@ -230,6 +232,8 @@ class KubeSide:
     def _advertise_gpus(self, node_name: str) -> None:
         from kubernetes.client.exceptions import ApiException
 
+        if self._stop.is_set():
+            return
         try:
             node = self.core.read_node(node_name)
         except ApiException as exc:
