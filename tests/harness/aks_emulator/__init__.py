@@ -36,6 +36,12 @@ Python API::
         emu.set_logged_in(False)  # the fake az answers "Please run 'az login'"
         emu.reset()
 
+Constructor options worth knowing: operation_seconds (wall-clock length of every operation), nodes_ready_after_s
+(default 80% of it), quota_mode ("async": PUT 201 then the operation fails; "sync": 400 preflight),
+gpu_family_limit / regional_cores_limit, device_plugin_preinstalled, strict_tokens (accept only the fake az's
+token), list_page_size, latency_s (per ARM answer, default 0.01), node_side_effects (False: the kubeconfig is only
+handed out as credentials), port, state_dir. Real SDK clients for it: clients.sdk_client(emu), compute_client(emu).
+
 Env contract (`emu.env()`, `hack/aks-emulator env`): AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP,
 KAITOCTL_AKS_CLUSTER, KAITOCTL_ARM_ENDPOINT, KAITOCTL_ARM_CA_BUNDLE, KAITOCTL_PRICES_ENDPOINT (append
 /api/retail/prices), AZURE_TOKEN_CREDENTIALS=AzureCliCredential, AZURE_CONFIG_DIR (azureProfile.json with a
