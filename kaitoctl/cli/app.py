@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kaitoctl import __version__
-from kaitoctl.cli import apply, delete, deploy, logs, presets, render, status, tune
+from kaitoctl.cli import apply, chat, delete, deploy, logs, presets, render, status, tune
 
 app = typer.Typer(
     name="kaitoctl",
@@ -43,6 +43,7 @@ app.command("render")(render.render)
 app.command("status")(status.status)
 app.command("logs")(logs.logs)
 app.command("delete")(delete.delete)
+app.command("chat")(chat.chat)
 app.add_typer(presets.app, name="presets")
 
 

@@ -111,7 +111,7 @@ class PlacementInfo:
 # ---- nodes ----------------------------------------------------------------------------------------------------
 
 
-def _quantity_int(value: Any) -> int:
+def quantity_int(value: Any) -> int:
     try:
         return int(str(value))
     except (TypeError, ValueError):
@@ -128,7 +128,7 @@ def node_ready(node: Obj) -> bool:
 
 
 def node_gpus(node: Obj) -> int:
-    return _quantity_int((node.get("status", {}).get("allocatable") or {}).get(GPU_RESOURCE, 0))
+    return quantity_int((node.get("status", {}).get("allocatable") or {}).get(GPU_RESOURCE, 0))
 
 
 def node_sku(node: Obj, catalog: Catalog) -> Sku | None:
@@ -139,15 +139,15 @@ def node_sku(node: Obj, catalog: Catalog) -> Sku | None:
         known = catalog.sku(instance)
         if known is not None:
             return known
-    count = _quantity_int(labels.get(GFD_COUNT))
-    memory_mib = _quantity_int(labels.get(GFD_MEMORY))
+    count = quantity_int(labels.get(GFD_COUNT))
+    memory_mib = quantity_int(labels.get(GFD_MEMORY))
     if count and memory_mib:
         return Sku(
             name=instance or f"byo-{labels.get(GFD_PRODUCT, 'gpu')}",
             gpus=count,
             gpu_model=str(labels.get(GFD_PRODUCT, "NVIDIA GPU")).replace("-", " "),
             gpu_memory_gib=round(memory_mib / 1024),
-            vcpus=_quantity_int((node.get("status", {}).get("capacity") or {}).get("cpu")),
+            vcpus=quantity_int((node.get("status", {}).get("capacity") or {}).get("cpu")),
             memory_gib=0.0,
             nvme=False,
             cuda_cc=None,
@@ -211,7 +211,7 @@ def _job_condition(job: Obj, kind: str) -> bool:
 
 def job_succeeded(job: Obj | None) -> bool:
     return job is not None and (
-        _quantity_int(job.get("status", {}).get("succeeded")) > 0 or _job_condition(job, "Complete")
+        quantity_int(job.get("status", {}).get("succeeded")) > 0 or _job_condition(job, "Complete")
     )
 
 
@@ -226,7 +226,7 @@ def job_started(job: Obj | None, pods: Iterable[Obj]) -> Condition:
         return Condition(JOB_STARTED, "False", "WorkspaceTuningJobStatusFailed", "the tuning Job failed")
     status = job.get("status", {})
     running = any(p.get("status", {}).get("phase") in ("Running", "Succeeded") for p in pods)
-    if job_succeeded(job) or _quantity_int(status.get("ready")) > 0 or running:
+    if job_succeeded(job) or quantity_int(status.get("ready")) > 0 or running:
         return Condition(JOB_STARTED, "True", "WorkspaceTuningJobStatusStarted", "the tuning Job started")
     return Condition(JOB_STARTED, "False", "WorkspaceTuningJobStatusPending", "waiting for the tuning pod to start")
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "kaitoctl"
 WORKSPACE_LABEL = "kaitoctl.io/workspace"
+WORKSPACE_NAMESPACE_LABEL = "kaitoctl.io/workspace-namespace"  # on pool nodes: names are only unique per namespace
 COMPONENT_LABEL = "app.kubernetes.io/component"
 MODE_LABEL = "kaitoctl.io/mode"  # inference | tuning, on the workspace record
 SPEC_ANNOTATION = "kaitoctl.io/spec"

@@ -13,7 +13,7 @@ from kaitoctl.core.catalog import Catalog, Preset, Sku
 from kaitoctl.core.conditions import PlacementInfo
 from kaitoctl.core.errors import InvalidInput
 from kaitoctl.core.fields import Fields
-from kaitoctl.core.naming import WORKSPACE_LABEL, WorkspaceNames, pool_name
+from kaitoctl.core.naming import WORKSPACE_LABEL, WORKSPACE_NAMESPACE_LABEL, WorkspaceNames, pool_name
 from kaitoctl.core.sizing import (
     DEFAULT_MAX_MODEL_LEN,
     InferenceFit,
@@ -84,7 +84,7 @@ class Plan:
         """What `status` and the waiter need to find this workspace's nodes."""
         p = self.placement
         if p.mode == "pool":
-            selector = {WORKSPACE_LABEL: self.spec.name}
+            selector = {WORKSPACE_LABEL: self.spec.name, WORKSPACE_NAMESPACE_LABEL: self.namespace}
         elif p.mode == "selector":
             selector = {k: v[0] for k, v in p.affinity.items() if len(v) == 1}
         else:
@@ -319,8 +319,9 @@ def build_plan(
     node_names: tuple[str, ...] = ()
     if mode == "pool":
         pool = pool_name(namespace, spec.name)
-        pool_labels = {**labels, WORKSPACE_LABEL: spec.name}
+        pool_labels = {**labels, WORKSPACE_LABEL: spec.name, WORKSPACE_NAMESPACE_LABEL: namespace}
         affinity[WORKSPACE_LABEL] = (spec.name,)
+        affinity[WORKSPACE_NAMESPACE_LABEL] = (namespace,)
     elif mode == "nodes":
         node_names = tuple(spec.resource.preferred_nodes)
         affinity["kubernetes.io/hostname"] = node_names

@@ -240,14 +240,16 @@ class PoolOperations:
                     self._follow_existing(name)
                 else:
                     poller = self.aks.begin_put_pool(name, pool_body(plan))
-                    self._post({"state": "Creating" if self.action == "create" else "Scaling", "action": self.action})
+                    doing = {"create": "Creating", "scale": "Scaling"}.get(self.action, "Updating")
+                    what = f"agent pool {name}: {plan.placement.nodes} × {plan.sku.name}"
+                    self._post({"state": doing, "action": what})
                     self.aks.wait(
                         poller,
                         f"{self.action} of agent pool {name}",
-                        on_status=lambda s: self._post({"state": s, "action": self.action}),
+                        on_status=lambda s: self._post({"state": doing if s == "InProgress" else s, "action": what}),
                     )
                 self.final_state = "Succeeded"
-                self._post({"state": "Succeeded", "action": self.action})
+                self._post({"state": "Succeeded", "action": f"agent pool {name}: {self.action}"})
             except KaitoctlError as exc:
                 if isinstance(exc, CloudError) and self.action == "create":
                     exc.hint = (

@@ -76,7 +76,7 @@ class Progress:
 
     def start(self, name: str, message: str = "") -> None:
         record = self.records[name]
-        if record.status == RUNNING and record.message == message:
+        if record.status != PENDING:
             return
         if record.started is None:
             record.started = self.clock()
@@ -88,6 +88,8 @@ class Progress:
 
     def update(self, name: str, reason: str, message: str) -> None:
         record = self.records[name]
+        if record.status in (DONE, FAILED, SKIPPED):
+            return
         if record.status != RUNNING:
             self.start(name)
         if (record.reason, record.message) == (reason, message):

@@ -117,20 +117,55 @@ def _existing_nodes_sku(
     return ready, sku
 
 
-def _check_node_capacity(plan: Plan, ready_nodes: list[dict[str, Any]], mode: PlacementMode) -> None:
-    field = "--node" if mode == "nodes" else "--label"
-    need = plan.placement.nodes
-    with_gpus = [n for n in ready_nodes if cond.node_gpus(n) >= plan.sku.gpus]
-    if len(with_gpus) < need:
-        lacking = [
-            f"{n['metadata']['name']} ({cond.node_gpus(n)} allocatable)" for n in ready_nodes if n not in with_gpus
-        ]
-        raise InvalidInput(
-            field,
-            f"{need} node(s) with {plan.sku.gpus} allocatable nvidia.com/gpu needed, {len(with_gpus)} found"
-            + (f"; lacking: {', '.join(lacking)}" if lacking else ""),
-            "free GPUs on the nodes (or install the NVIDIA device plugin), or add nodes",
+def _gpus_in_use(kube: Kube, node: str, workspace: str) -> list[tuple[str, int]]:
+    """GPUs requested by other live pods on a node: (namespace/pod, gpus)."""
+    pods, _ = kube.list(
+        resource_path("v1", "Pod"),
+        field_selector=f"spec.nodeName={node},status.phase!=Succeeded,status.phase!=Failed",
+    )
+    used = []
+    for pod in pods:
+        if (pod["metadata"].get("labels") or {}).get(WORKSPACE_LABEL) == workspace:
+            continue  # our own pods (a re-run) keep their GPUs
+        spec = pod.get("spec", {})
+        main = sum(
+            cond.quantity_int(((c.get("resources") or {}).get("requests") or {}).get(cond.GPU_RESOURCE, 0))
+            for c in spec.get("containers") or []
         )
+        init = max(
+            (
+                cond.quantity_int(((c.get("resources") or {}).get("requests") or {}).get(cond.GPU_RESOURCE, 0))
+                for c in spec.get("initContainers") or []
+            ),
+            default=0,
+        )
+        if max(main, init):
+            used.append((f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}", max(main, init)))
+    return used
+
+
+def _check_node_capacity(kube: Kube, plan: Plan, ready_nodes: list[dict[str, Any]], mode: PlacementMode) -> None:
+    """Enough nodes with enough free nvidia.com/gpu (allocatable minus other pods' requests)."""
+    field = "--node" if mode == "nodes" else "--label"
+    need, gpus = plan.placement.nodes, plan.sku.gpus
+    usable, lacking = [], []
+    for node in ready_nodes[:16]:  # a per-node list call each; more candidates than that are not all needed
+        name = node["metadata"]["name"]
+        allocatable = cond.node_gpus(node)
+        used = _gpus_in_use(kube, name, plan.spec.name) if allocatable >= gpus else []
+        free = allocatable - sum(n for _, n in used)
+        if free >= gpus:
+            usable.append(name)
+        else:
+            by = f", used by {', '.join(p for p, _ in used)}" if used else ""
+            lacking.append(f"{name} ({free} of {allocatable} free{by})")
+        if len(usable) >= need:
+            return
+    raise InvalidInput(
+        field,
+        f"{need} node(s) with {gpus} free nvidia.com/gpu needed, {len(usable)} found; " + "; ".join(lacking),
+        "free the GPUs (`kaitoctl delete` another workspace), add nodes, or install the NVIDIA device plugin",
+    )
 
 
 # ---- preflight ---------------------------------------------------------------------------------------------------
@@ -379,8 +414,6 @@ def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, repor
     result["plan"] = plan.summary()
     if plan.blockers:
         raise plan.blockers[0]
-    if mode != "pool":
-        _check_node_capacity(plan, ready_nodes, mode)
 
     # -- preflight: everything that can fail, before the first write
     existing = cluster.get_record(kube, namespace, plan.names.record)
@@ -391,10 +424,6 @@ def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, repor
             f"workspace {spec.name} exists and these fields cannot change: {'; '.join(changes)}",
             "re-run with --recreate (deletes and recreates the workspace), or use another --name",
         )
-    _check_references(kube, plan)
-    output_dir = _training_output_dir(kube, plan)
-    objects = render_plan(plan, catalog, tuning_output_dir=output_dir)
-
     progress_names = [APPLY, cond.RESOURCE_READY]
     progress_names += [cond.INFERENCE_READY] if spec.inference else [cond.JOB_STARTED]
     progress_names += [cond.WORKSPACE_SUCCEEDED]
@@ -405,6 +434,21 @@ def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, repor
     progress = Progress(reporter, progress_names)
     result["phases"] = progress.to_list()
 
+    if existing is not None and not changes and spec.tuning is not None and existing.status.get("state") == "Succeeded":
+        # The same tuning run already succeeded (its Job may be cleaned up): nothing to do.
+        for name in progress_names:
+            progress.skip(name, "already succeeded")
+        output = existing.status.get("output")
+        result.update({"state": "Succeeded", "output": output, "phases": progress.to_list()})
+        progress.info(f"{spec.name} already succeeded; adapter: {json.dumps(output)} (--recreate to train again)")
+        result["durationSeconds"] = round(time.monotonic() - started, 3)
+        return result
+    if mode != "pool":
+        _check_node_capacity(kube, plan, ready_nodes, mode)
+    _check_references(kube, plan)
+    output_dir = _training_output_dir(kube, plan)
+    objects = render_plan(plan, catalog, tuning_output_dir=output_dir)
+
     pool_ops = None
     if mode == "pool":
         from kaitoctl.ops.pool import PoolOperations
@@ -412,16 +456,6 @@ def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, repor
         pool_ops = PoolOperations(aks_target, opts, kube, catalog)
         action = pool_ops.preflight(plan, progress)
         result["pool"] = {"name": plan.placement.pool_name, "action": action}
-
-    already = existing is not None and not changes and existing.status.get("state") == "Succeeded" and spec.tuning
-    if already and existing is not None:
-        # The same tuning run already succeeded (its Job may be cleaned up): nothing to do.
-        for name in progress_names:
-            progress.skip(name, "already succeeded")
-        result.update({"state": "Succeeded", "output": existing.status.get("output"), "phases": progress.to_list()})
-        progress.info(f"{spec.name} already succeeded; adapter: {json.dumps(existing.status.get('output'))}")
-        result["durationSeconds"] = round(time.monotonic() - started, 3)
-        return result
 
     try:
         namespace_exists = kube.get(resource_path("v1", "Namespace", name=namespace)) is not None

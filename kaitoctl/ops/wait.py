@@ -182,9 +182,11 @@ class Waiter:
         for state in self.cache.take_side("pool"):
             self._pool_update(state)
         last_reason = ""
+        last_message: dict[str, str] = {}  # reason -> last non-empty message (conditions get rewritten)
         while True:
             now = self.clock()
             timers: list[float] = []
+            line: tuple[str, str] | None = None  # the one status line this evaluation reports
             if {"nodes", "pods", "workload"} <= self.cache.synced:  # a consistent snapshot to judge from
                 nodes = self.cache.items("nodes")
                 rr = cond.resource_ready(t.placement, nodes)
@@ -194,7 +196,7 @@ class Waiter:
                     self.progress.done(cond.RESOURCE_READY, rr.reason, rr.message)
                     self._begin(second)
                 elif not self.progress.is_done(cond.RESOURCE_READY):
-                    self.progress.update(cond.RESOURCE_READY, rr.reason, rr.message)
+                    line = (rr.reason, rr.message)
 
                 workload, pods = self.workload, self.pods
                 if not self.progress.is_done(cond.RESOURCE_READY):
@@ -205,8 +207,7 @@ class Waiter:
                         self.progress.done(cond.INFERENCE_READY, inf.reason, inf.message)
                         self.progress.done(cond.WORKSPACE_SUCCEEDED, "workspaceSucceeded", inf.message)
                         return WaitOutcome(pods=pods, workload=workload)
-                    if self.progress.records[second].status != "Pending":
-                        self.progress.update(second, inf.reason, inf.message)
+                    line = (inf.reason, inf.message)
                 else:
                     js = cond.job_started(workload, pods)
                     if js.true:
@@ -223,6 +224,9 @@ class Waiter:
                         return WaitOutcome(
                             pods=pods, workload=workload, training_step=self.step, log_tail=list(self.log_tail)
                         )
+                    line = (js.reason, js.message) if not js.true else ("Training", "the trainer is running")
+                    if js.true and self.step is not None:
+                        line = ("Training", f"step {self.step[0]}/{self.step[1]}")
 
                 active = self.progress.current or second
                 diag = cond.diagnose(t.mode, workload, pods, t.main_container)
@@ -232,6 +236,10 @@ class Waiter:
                     if event_message and len(event_message) >= len(diag.message):
                         diag = replace(diag, message=event_message)
                 if diag is not None:
+                    if diag.message and diag.message != diag.reason:
+                        last_message[diag.reason] = diag.message
+                    elif diag.reason in last_message:
+                        diag = replace(diag, message=last_message[diag.reason])
                     if diag.terminal:
                         raise self._fail(active, diag)
                     if diag.reason == "Unschedulable" and self.resource_ready_at is not None:
@@ -239,8 +247,9 @@ class Waiter:
                         if now >= stuck_at:
                             raise self._fail(active, Diagnosis(diag.reason, diag.message, True, pod=diag.pod))
                         timers.append(stuck_at)
-                    self.progress.update(active, diag.reason, diag.message)
                     last_reason = f"{diag.reason}: {diag.message}"
+                    if self.progress.is_done(cond.RESOURCE_READY):  # while nodes come up, pending pods are expected
+                        line = (diag.reason, diag.message)
                 warning = self._warning_event()
                 if warning is not None and not pods:
                     if self.failed_create_since is None:
@@ -248,16 +257,14 @@ class Waiter:
                     if now >= self.failed_create_since + FAILED_CREATE_GRACE_S:
                         raise self._fail(active, Diagnosis(warning[0], warning[1], True))
                     timers.append(self.failed_create_since + FAILED_CREATE_GRACE_S)
-                    self.progress.update(active, warning[0], warning[1])
+                    line = warning
                     last_reason = f"{warning[0]}: {warning[1]}"
-                if self.step is not None and t.mode == "tuning" and diag is None:
-                    self.progress.update(cond.WORKSPACE_SUCCEEDED, "Training", f"step {self.step[0]}/{self.step[1]}")
             if self.cache.errors:
                 error = next(iter(self.cache.errors.values()))
-                self.progress.update(
-                    self.progress.current or cond.RESOURCE_READY, "APIUnavailable", f"reconnecting ({error})"
-                )
+                line = ("APIUnavailable", f"reconnecting ({error})")
                 last_reason = f"API server unavailable: {error}"
+            if line is not None:
+                self.progress.update(self.progress.current or cond.RESOURCE_READY, *line)
 
             phase = self.progress.current or cond.RESOURCE_READY
             deadline = self._phase_deadline(phase)

@@ -1,0 +1,103 @@
+"""A local TCP port that reaches a pod's port through the Kubernetes API (WebSocket port-forward, no kubectl).
+
+Each accepted local connection gets its own port-forward stream, like `kubectl port-forward`; bytes are pumped
+both ways by two threads. The first stream is opened eagerly so a refusal (pod not running, RBAC) surfaces as a
+clear error before any HTTP request is made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from typing import Any
+
+from kubernetes import client as k8s_client
+from kubernetes.stream import portforward
+
+from kaitoctl.adapters.k8s import Kube
+from kaitoctl.core.errors import OperationFailed
+
+
+class LocalForward:
+    def __init__(self, kube: Kube, namespace: str, pod: str, port: int) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.pod = pod
+        self.port = port
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.local_port = self.listener.getsockname()[1]
+        self.closed = threading.Event()
+        self.errors: list[str] = []
+        self._spare: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.local_port}"
+
+    def _open(self) -> Any:
+        api = k8s_client.CoreV1Api(self.kube.api)
+        try:
+            return portforward(
+                api.connect_get_namespaced_pod_portforward, self.pod, self.namespace, ports=str(self.port)
+            )
+        except Exception as exc:
+            reason = getattr(exc, "reason", None) or getattr(exc, "body", None) or str(exc)
+            raise OperationFailed(
+                f"port-forward to {self.namespace}/{self.pod}:{self.port} failed: {reason}",
+                reason="PortForwardFailed",
+                hint="check that the pod is Running and that you may create pods/portforward (RBAC); "
+                "or pass --endpoint URL",
+            ) from None
+
+    def __enter__(self) -> LocalForward:
+        self._spare = self._open()  # fail fast; also serves the first connection
+        threading.Thread(target=self._accept, name="port-forward", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.closed.set()
+        with contextlib.suppress(OSError):
+            self.listener.close()
+        if self._spare is not None:
+            self._spare.close()
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                forward, self._spare = (self._spare, None) if self._spare is not None else (self._open(), None)
+            except OperationFailed as exc:
+                self.errors.append(exc.message)
+                conn.close()
+                continue
+            remote = forward.socket(self.port)
+            remote.setblocking(True)
+            threading.Thread(target=self._pump, args=(conn, remote, forward), daemon=True).start()
+            threading.Thread(target=self._pump, args=(remote, conn, forward), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket, forward: Any) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(Exception):
+                forward.close()

@@ -1,0 +1,141 @@
+"""`kaitoctl chat`: find a ready inference workspace, reach it from here, and pick the model to ask."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from kaitoctl.adapters.chat import ModelClient
+from kaitoctl.adapters.k8s import Kube
+from kaitoctl.core import conditions as cond
+from kaitoctl.core.errors import InvalidInput, NotFound, OperationFailed
+from kaitoctl.ops import cluster
+from kaitoctl.ops.status import WorkspaceStatus, collect
+
+SERVER_PORT = 5000  # Kaito's runtimes listen on 5000 in the pod (the Service maps 80 -> 5000)
+
+
+@dataclass
+class Session:
+    """An open connection to a model server, and what to ask it for."""
+
+    client: ModelClient
+    workspace: str | None
+    model: str | None  # None: legacy /chat API
+    models: list[str] | None
+    via: str  # "port-forward to ns/pod" or the --endpoint URL
+
+
+def _not_ready_message(status: WorkspaceStatus) -> str:
+    for kind in (cond.RESOURCE_READY, cond.INFERENCE_READY):
+        found = status.conditions.get(kind)
+        if found is not None and not found.true:
+            reason = f"{found.reason}: {found.message}" if found.message else found.reason
+            if status.diagnosis is not None:
+                reason = f"{status.diagnosis.reason}: {status.diagnosis.message}"
+            return f"workspace {status.name} is not ready: {kind} is {found.status} ({reason})"
+    return f"workspace {status.name} is not ready"
+
+
+def find_workspace(kube: Kube, namespace: str, name: str | None) -> WorkspaceStatus:
+    statuses = [s for s in collect(kube, namespace, name) if s.mode == "inference"]
+    if name is not None:
+        if not statuses:
+            raise NotFound(
+                f"no kaitoctl inference workspace {name!r} in namespace {namespace}",
+                hint="`kaitoctl status` lists them",
+            )
+        status = statuses[0]
+        if status.state != "Ready":
+            raise OperationFailed(
+                _not_ready_message(status),
+                reason="NotReady",
+                hint=f"`kaitoctl status {name}` and `kaitoctl logs {name}`",
+            )
+        return status
+    ready = [s for s in statuses if s.state == "Ready"]
+    if len(ready) == 1:
+        return ready[0]
+    if not ready:
+        if statuses:
+            newest = max(statuses, key=lambda s: s.created)
+            raise OperationFailed(_not_ready_message(newest), reason="NotReady", hint="`kaitoctl status` shows why")
+        raise NotFound(
+            f"no kaitoctl inference workspace in namespace {namespace}",
+            hint="deploy one (`kaitoctl deploy`), pick a namespace with -n, or pass --endpoint URL",
+        )
+    ready.sort(key=lambda s: s.created, reverse=True)
+    raise InvalidInput(
+        "--workspace",
+        f"{len(ready)} ready inference workspaces in namespace {namespace}",
+        f"choose one, e.g. --workspace {ready[0].name} (the most recent)",
+        choices=[f"{s.name} ({s.preset})" for s in ready],
+    )
+
+
+def _ready_pod(kube: Kube, namespace: str, workspace: str) -> str:
+    from kaitoctl.adapters.k8s import resource_path
+
+    pods, _ = kube.list(resource_path("v1", "Pod", namespace), label_selector=f"kaitoctl.io/workspace={workspace}")
+    ready = sorted(p["metadata"]["name"] for p in pods if cond.pod_ready(p) and p["status"].get("phase") == "Running")
+    if not ready:
+        raise OperationFailed(f"workspace {workspace} has no ready pod", reason="NotReady", hint="`kaitoctl status`")
+    leader = f"{workspace}-0"  # multi-node: pod 0 serves
+    return leader if leader in ready else ready[0]
+
+
+def choose_model(models: list[str] | None, wanted: str | None, adapters: list[str], base: str | None) -> str | None:
+    """--model, else the workspace's adapter, else the base model (or the only model served)."""
+    if models is None:
+        return None
+    if wanted is not None:
+        if models and wanted not in models:
+            raise InvalidInput("--model", f"{wanted!r} is not served", f"served: {', '.join(models)}", choices=models)
+        return wanted
+    for adapter in adapters:
+        if adapter in models:
+            return adapter
+    if base and base in models:
+        return base
+    if models:
+        return models[0]
+    raise OperationFailed("the model server lists no models (/v1/models is empty)", reason="NoModel")
+
+
+def open_session(
+    stack: ExitStack,
+    *,
+    kubeconfig: Any,
+    context: str | None,
+    namespace: str | None,
+    workspace: str | None,
+    endpoint: str | None,
+    model: str | None,
+) -> Session:
+    """Port-forward through the API server to a ready pod (or use --endpoint), then discover the models."""
+    adapters: list[str] = []
+    base: str | None = None
+    if endpoint is not None:
+        if not endpoint.startswith(("http://", "https://")):
+            raise InvalidInput("--endpoint", f"{endpoint!r} is not an http(s) URL", "e.g. http://20.1.2.3:80")
+        url, via, name = endpoint, endpoint, workspace
+    else:
+        kube = cluster.connect(kubeconfig, context)
+        ns = cluster.resolve_namespace(kube, namespace)
+        status = find_workspace(kube, ns, workspace)
+        record = cluster.get_record(kube, ns, f"{status.name}-workspace")
+        if record is not None and record.spec.inference is not None:
+            adapters = [a.name for a in record.spec.inference.adapters]
+            from kaitoctl.core.catalog import load_catalog
+
+            base = load_catalog().resolve_preset(record.spec.preset).served_name
+        pod = _ready_pod(kube, ns, status.name)
+        from kaitoctl.adapters.portforward import LocalForward
+
+        forward = stack.enter_context(LocalForward(kube, ns, pod, SERVER_PORT))
+        url, via, name = forward.url, f"port-forward to {ns}/{pod}:{SERVER_PORT}", status.name
+    client = ModelClient(url)
+    stack.callback(client.close)
+    models = client.models()
+    return Session(client, name, choose_model(models, model, adapters, base), models, via)
