@@ -120,7 +120,7 @@ class Aks:
     def __init__(self, target: AksTarget, *, poll_interval: float | None = None) -> None:
         self.target = target
         self.poll_interval = (
-            poll_interval if poll_interval is not None else float(os.environ.get("KAITOCTL_ARM_POLL_INTERVAL", "5"))
+            poll_interval if poll_interval is not None else float(os.environ.get("KAITOCTL_ARM_POLL_INTERVAL", "2"))
         )
         self._credential: Any = None
         self._containers: Any = None
