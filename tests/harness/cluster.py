@@ -82,6 +82,7 @@ POD_CIDR = "10.244.0.0/16"
 KWOK_CRDS = ("stages", "clusterportforwards", "clusterlogs", "portforwards", "logs")
 KWOK_ENABLED_CRDS = "Stage,ClusterPortForward,ClusterLogs,PortForward,Logs"
 KWOK_GROUP, KWOK_VERSION = "kwok.x-k8s.io", "v1alpha1"
+SYSTEM_NODE = "aks-system-10000000-vmss000000"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 AuditEvent = dict[str, Any]
@@ -430,8 +431,16 @@ class LocalCluster:
             path = self.kubeconfig if user == "admin" else self.state_dir / f"{user}.kubeconfig"
             _kubeconfig(path, server=self.server, pki=self.pki, user=user, context=f"kaitoctl-{self.name}")
         (self.state_dir / "audit-policy.yaml").write_text(yaml.safe_dump(AUDIT_POLICY, sort_keys=False))
-        (self.state_dir / "kwok.yaml").write_text(yaml.safe_dump(
-            {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokConfiguration", "options": {}}))
+        # kwok v0.8.0 applies its defaults only when no KwokConfiguration is given, so a given one must set
+        # them itself (parallelism 0 stops the pod and lease controllers; debugging handlers = logs and
+        # port-forward, off unless set).
+        kwok_conf = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokConfiguration",
+                     "options": {"enableDebuggingHandlers": True, "enableProfilingHandler": False,
+                                 "enableContentionProfiling": False, "manageAllNodes": False,
+                                 "podPlayStageParallelism": 4, "nodePlayStageParallelism": 4,
+                                 "nodeLeaseParallelism": 4, "podsOnNodeSyncParallelism": 1,
+                                 "enablePodsOnNodeSyncListPager": True, "enablePodsOnNodeSyncStreamWatch": False}}
+        (self.state_dir / "kwok.yaml").write_text(yaml.safe_dump(kwok_conf))
         self.spec.argv = self._argv()
         self.spec.save(self.state_dir / "cluster.json")
 
@@ -454,8 +463,8 @@ class LocalCluster:
         wait_for(lambda: core.read_namespaced_service_account("default", "default"),
                  timeout=deadline - time.monotonic(), what="the default ServiceAccount (kcm)")
         if self.spec.system_node:
-            self.add_cpu_node("aks-nodepool1-12345678-vmss000000", pool="nodepool1", mode="system",
-                              timeout=deadline - time.monotonic())
+            # AKS always has a system pool; its own VMSS number keeps it clear of the ARM emulator's nodes.
+            self.add_cpu_node(SYSTEM_NODE, pool="system", mode="system", timeout=deadline - time.monotonic())
         (self.state_dir / "up-seconds").write_text(f"{time.monotonic() - t0:.1f}\n")
 
     def down(self, *, keep_state: bool = False) -> None:
@@ -769,6 +778,9 @@ class LocalCluster:
             if e.status != 404:
                 raise
 
+    def node_factory(self) -> KwokNodes:
+        return KwokNodes(self)
+
     # -- namespaces --
 
     def create_namespace(self, prefix: str = "t", *, timeout: float = 30.0) -> str:
@@ -947,9 +959,9 @@ class LocalCluster:
         """Make one sentinel request and wait until the audit log shows it, so earlier ones are written too."""
         token = secrets.token_hex(8)
         ua = f"harness-audit-sentinel/{token}"
-        with contextlib.suppress(Exception):
-            self.api_client(ua).call_api("/version", "GET", response_type="object", auth_settings=["BearerToken"],
-                                         _preload_content=False)
+        from kubernetes import client
+
+        client.VersionApi(self.api_client(ua)).get_code()
 
         def seen() -> bool:
             if not self.audit_log.exists():
@@ -992,6 +1004,30 @@ class LocalCluster:
             if str(ev.get("userAgent", "")).startswith(user_agent_prefix):
                 by_id[ev["auditID"]] = ev  # later stages replace earlier ones
         return sorted(by_id.values(), key=lambda e: str(e.get("requestReceivedTimestamp")))
+
+
+class KwokNodes:
+    """Creates kwok nodes for one test and deletes them afterwards (the `kwok_nodes` fixture)."""
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+        self.names: list[str] = []
+
+    def gpu(self, name: str | None = None, **kwargs: Any) -> str:
+        """LocalCluster.add_gpu_node(...) arguments; returns the node name."""
+        node = self.cluster.add_gpu_node(name, **kwargs)
+        self.names.append(node)
+        return node
+
+    def cpu(self, name: str | None = None, **kwargs: Any) -> str:
+        node = self.cluster.add_cpu_node(name, **kwargs)
+        self.names.append(node)
+        return node
+
+    def delete_all(self) -> None:
+        for node in self.names:
+            self.cluster.delete_node(node)
+        self.names.clear()
 
 
 def hashlib_short(text: str) -> str:

@@ -320,8 +320,8 @@ def behavior_stages(
     labels = {NAMESPACE_KEY: scope.namespace, SCOPE_KEY: scope.key}
     base = scope.selector()
     prefix = f"hb-{scope.key}"
-    delay_ms = int(round((delay_s or 0) * 1000))
-    loop_ms = int(round(restart_interval_s * 1000))
+    delay_ms = round((delay_s or 0) * 1000)
+    loop_ms = round(restart_interval_s * 1000)
 
     def stage(step: str, selector: list[dict[str, Any]], steps: list[dict[str, Any]] | None = None,
               delay: int | None = None) -> dict[str, Any]:
@@ -363,11 +363,8 @@ def behavior_stages(
         code = exit_code if exit_code is not None else (137 if behavior == "oom-killed" else 1)
         tpl = _failure_template(target=container, reason=reason, exit_code=code)
         backoff = _event("Warning", "BackOff", "Back-off restarting failed container")
-        if delay_ms:
-            # Runs and is Ready (via the default pod-ready stage) for delay_s, then crashes.
-            first = [_phase("Running"), _expr(waiting_q, "DoesNotExist")]
-        else:
-            first = [_phase("Pending")]
+        # With a delay: Running and Ready first (via the default pod-ready stage), then the crash.
+        first = [_phase("Running"), _expr(waiting_q, "DoesNotExist")] if delay_ms else [_phase("Pending")]
         crashing = [_phase("Running"), _expr(waiting_q, "In", "CrashLoopBackOff")]
         return [
             stage("crash", first, [_patch_step(tpl), backoff], delay_ms or None),
