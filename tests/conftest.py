@@ -22,7 +22,7 @@ from functools import cache
 
 import pytest
 
-from tests.harness.cluster import HarnessUnavailable, KwokNodes, LocalCluster, find_bin_dir
+from tests.harness.cluster import HarnessUnavailable, KwokNodes, LocalCluster, find_bin_dir, reap_orphaned_sessions
 
 # The ARM emulator's fixtures (arm_emulator, aks_client, ...) live in their own plugin module.
 pytest_plugins = ["tests.harness.aks_fixtures"]
@@ -63,6 +63,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[LocalCluster]:
     if external:
         yield LocalCluster.attach(external)
         return
+    reap_orphaned_sessions()
     c = LocalCluster.create(f"pytest-{os.getpid()}")
     try:
         c.up()

@@ -373,6 +373,9 @@ def test_port_forward_with_python_client(cluster: LocalCluster, namespace: str,
     core = client.CoreV1Api(cluster.api_client("kaitoctl/0.0-test"))
     for path in ("/healthz", "/v1/models"):  # one forward per request, as a CLI would
         pf = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports="5000")
+        # The client offers v5.channel.k8s.io and v4.channel.k8s.io; the kubelet side (kwok, via
+        # k8s.io/cri-streaming, like a real kubelet) speaks v4 for port-forward.
+        assert pf.websocket.getheaders()["sec-websocket-protocol"] == "v4.channel.k8s.io"
         sock = pf.socket(5000)
         sock.settimeout(10)
         try:

@@ -148,16 +148,15 @@ def _no_proxy_opener(context: ssl.SSLContext | None) -> urllib.request.OpenerDir
 
 
 def _http_ok(url: str, *, ca: Path | None = None, expect: str | None = None) -> bool:
-    if url.startswith("https"):
-        if ca:
-            ctx = ssl.create_default_context(cafile=str(ca))
-        else:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-    else:
-        ctx = None
     try:
+        ctx = None
+        if url.startswith("https"):
+            if ca:
+                ctx = ssl.create_default_context(cafile=str(ca))
+            else:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
         with _no_proxy_opener(ctx).open(url, timeout=2) as r:
             body = r.read().decode(errors="replace")
             return r.status == 200 and (expect is None or expect in body)
@@ -188,7 +187,7 @@ def find_bin_dir() -> Path:
         raise HarnessUnavailable(f"{BUILD_SCRIPT} is missing")
     r = subprocess.run([str(BUILD_SCRIPT), "--print"], capture_output=True, text=True, check=False)
     if r.returncode != 0:
-        hint = "run hack/build-control-plane (needs Go >= 1.26; ~10-15 min cold on 2 cores)"
+        hint = "run hack/build-control-plane (needs Go >= 1.26; about 5-8 min cold on 2 cores)"
         if not shutil.which("go"):
             hint = "Go is not installed, so they cannot be built here; " + hint
         raise HarnessUnavailable(f"control plane binaries not built ({r.stderr.strip()}); {hint}")
@@ -382,10 +381,10 @@ class LocalCluster:
         state_dir = (state_root or Path(os.environ.get("KAITOCTL_CLUSTER_STATE", DEFAULT_STATE_ROOT))) / name
         spec_file = state_dir / "cluster.json"
         if spec_file.exists():
-            spec = ClusterSpec.load(spec_file)
-            if bin_dir is not None:
-                spec.bin_dir = str(bin_dir)
-            return cls(spec)
+            old = cls(ClusterSpec.load(spec_file))
+            if old.healthy() and old._all_alive():
+                return old
+            old.down()  # leftovers of a crashed run; a new spec picks up new binaries and free ports
         bin_dir = bin_dir or find_bin_dir()
         # etcd on tmpfs: a throwaway cluster needs no durability, and fsync latency dominates otherwise.
         tag = hashlib_short(str(state_dir))
@@ -617,9 +616,13 @@ class LocalCluster:
         wait_for(lambda: self._check_alive("kube-apiserver") and self.healthy(), timeout=timeout,
                  what="kube-apiserver /readyz")
 
-    def stop_apiserver(self) -> None:
-        """Stop the real kube-apiserver process (SIGTERM); etcd and the other components keep running."""
-        self._stop("kube-apiserver")
+    def stop_apiserver(self, *, grace_s: float = 3.0) -> None:
+        """Stop the real kube-apiserver process; etcd and the other components keep running.
+
+        SIGTERM first: it stops listening and ends watches at once; v1.36.3 then lingers ~15 s before it
+        exits, so after grace_s it gets SIGKILL.
+        """
+        self._stop("kube-apiserver", timeout=grace_s)
         self._clients.clear()
 
     def start_apiserver(self, *, timeout: float = 60.0) -> None:
@@ -676,7 +679,7 @@ class LocalCluster:
 
     def _install_kwok_crds(self, timeout: float) -> None:
         from kubernetes import client
-        from kubernetes.client.rest import ApiException
+        from kubernetes.client.exceptions import ApiException
 
         ext = client.ApiextensionsV1Api(self.api_client())
         crd_dir = self.bin_dir.parent / "share" / "kwok" / "crd"
@@ -691,7 +694,7 @@ class LocalCluster:
         def established() -> bool:
             for plural in KWOK_CRDS:
                 crd = ext.read_custom_resource_definition(f"{plural}.{KWOK_GROUP}")
-                conds = {c.type: c.status for c in (crd.status.conditions or [])}
+                conds = {c.type: c.status for c in ((crd.status and crd.status.conditions) or [])}
                 if conds.get("Established") != "True":
                     return False
             return True
@@ -700,7 +703,7 @@ class LocalCluster:
 
     def _install_defaults(self) -> None:
         from kubernetes import client
-        from kubernetes.client.rest import ApiException
+        from kubernetes.client.exceptions import ApiException
 
         stage_dir = self.bin_dir.parent / "share" / "kwok" / "stage"
         custom = self.custom()
@@ -710,7 +713,7 @@ class LocalCluster:
             except ApiException as e:
                 if e.status != 409:
                     raise
-        storage = client.StorageV1Api(self.api_client())
+        storage: Any = client.StorageV1Api(self.api_client())  # dict bodies are accepted at runtime
         for sc in kwok_stages.storage_objects():
             try:
                 storage.create_storage_class(sc)
@@ -770,7 +773,7 @@ class LocalCluster:
         return self._add_node(manifest, wait=wait, timeout=timeout)
 
     def delete_node(self, name: str) -> None:
-        from kubernetes.client.rest import ApiException
+        from kubernetes.client.exceptions import ApiException
 
         try:
             self.core().delete_node(name)
@@ -794,7 +797,7 @@ class LocalCluster:
         return name
 
     def delete_namespace(self, name: str) -> None:
-        from kubernetes.client.rest import ApiException
+        from kubernetes.client.exceptions import ApiException
 
         self.cleanup_namespace(name)
         try:
@@ -893,7 +896,7 @@ class LocalCluster:
 
     def _upsert_namespace_rule(self, plural: str, kind: str, namespace: str, list_key: str,
                                entry: dict[str, Any], same: Callable[[dict[str, Any]], bool]) -> str:
-        from kubernetes.client.rest import ApiException
+        from kubernetes.client.exceptions import ApiException
 
         custom = self.custom()
         name = f"ns-{namespace}"
@@ -927,7 +930,7 @@ class LocalCluster:
         raise ClusterError(f"could not update {plural}/{name}: conflicts")
 
     def _delete_custom(self, plural: str, name: str) -> None:
-        from kubernetes.client.rest import ApiException
+        from kubernetes.client.exceptions import ApiException
 
         try:
             self.custom().delete_cluster_custom_object(KWOK_GROUP, KWOK_VERSION, plural, name)
@@ -1004,6 +1007,26 @@ class LocalCluster:
             if str(ev.get("userAgent", "")).startswith(user_agent_prefix):
                 by_id[ev["auditID"]] = ev  # later stages replace earlier ones
         return sorted(by_id.values(), key=lambda e: str(e.get("requestReceivedTimestamp")))
+
+
+def reap_orphaned_sessions(state_root: Path | None = None, *, max_age_s: float = 86400.0) -> list[str]:
+    """Stop clusters of pytest sessions (named pytest-<pid>) whose pytest process is gone.
+
+    A killed pytest cannot run its teardown; its processes would otherwise run forever. Their state (logs)
+    is kept for a day for post-mortems, then removed.
+    """
+    root = state_root or Path(os.environ.get("KAITOCTL_CLUSTER_STATE", DEFAULT_STATE_ROOT))
+    reaped = []
+    for spec_file in root.glob("pytest-*/cluster.json"):
+        m = re.fullmatch(r"pytest-(\d+)", spec_file.parent.name)
+        if not m or _pid_alive(int(m.group(1))):
+            continue
+        cluster = LocalCluster(ClusterSpec.load(spec_file))
+        old = time.time() - spec_file.stat().st_mtime > max_age_s
+        if old or any(cluster._pid(c) for c in COMPONENTS):
+            cluster.down(keep_state=not old)
+            reaped.append(cluster.name)
+    return reaped
 
 
 class KwokNodes:
