@@ -98,13 +98,16 @@ def cloud_error(exc: BaseException, action: str) -> CloudError:
                 409: "OperationNotAllowed",
                 429: "TooManyRequests",
             }.get(status or 0, f"HTTP{status}" if status else None)
-        if status and status >= 500 and code and code.startswith("HTTP"):
+        if status and status >= 500:
             code = "ServerError"
-            message = f"Azure returned HTTP {status} ({exc.reason}) after retries"
+            message = f"Azure returned HTTP {status} ({message}) after retries"
         if isinstance(exc, ClientAuthenticationError) and code in (None, "HTTP401"):
             code = "InvalidAuthenticationToken"
-        if "quota" in message.lower() and code in ("OperationNotAllowed", "BadRequest", "InvalidParameter"):
+        lowered = message.lower()
+        if "quota" in lowered and code in ("OperationNotAllowed", "BadRequest", "InvalidParameter"):
             code = "QuotaExceeded"
+        if "not allowed in your subscription" in lowered or "currently not available in location" in lowered:
+            code = "SkuNotAvailable"
     elif isinstance(exc, ClientAuthenticationError):
         code = "InvalidAuthenticationToken"
         message = str(exc).splitlines()[0]

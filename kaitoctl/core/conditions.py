@@ -216,7 +216,8 @@ def job_succeeded(job: Obj | None) -> bool:
 
 
 def job_failed(job: Obj | None) -> bool:
-    return job is not None and _job_condition(job, "Failed")
+    # FailureTarget comes first (k8s ≥ 1.31) while the failed pods finish terminating.
+    return job is not None and (_job_condition(job, "Failed") or _job_condition(job, "FailureTarget"))
 
 
 def job_started(job: Obj | None, pods: Iterable[Obj]) -> Condition:
@@ -354,6 +355,17 @@ def diagnose(mode: str, workload: Obj | None, pods: Iterable[Obj], main_containe
     for pod in pods:
         found = _diagnose_pod(pod)
         if found is not None:
+            if mode == "tuning" and found.terminal and found.reason in ("ContainerFailed", "InitContainerFailed"):
+                # restartPolicy Never, backoffLimit 0: the pod failing is the Job failing (its condition follows).
+                return Diagnosis(
+                    "JobFailed",
+                    f"the tuning Job failed — {found.message}",
+                    True,
+                    pod=found.pod,
+                    container=found.container,
+                    exit_code=found.exit_code,
+                    log_container=found.log_container,
+                )
             return found
     return None
 

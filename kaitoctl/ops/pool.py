@@ -233,6 +233,7 @@ class PoolOperations:
             self.ensure_device_plugin()
 
         def run() -> None:
+            accepted = False
             try:
                 if self.action == "wait":
                     poller = None
@@ -240,6 +241,7 @@ class PoolOperations:
                     self._follow_existing(name)
                 else:
                     poller = self.aks.begin_put_pool(name, pool_body(plan))
+                    accepted = True
                     doing = {"create": "Creating", "scale": "Scaling"}.get(self.action, "Updating")
                     what = f"agent pool {name}: {plan.placement.nodes} × {plan.sku.name}"
                     self._post({"state": doing, "action": what})
@@ -251,7 +253,7 @@ class PoolOperations:
                 self.final_state = "Succeeded"
                 self._post({"state": "Succeeded", "action": f"agent pool {name}: {self.action}"})
             except KaitoctlError as exc:
-                if isinstance(exc, CloudError) and self.action == "create":
+                if isinstance(exc, CloudError) and self.action == "create" and accepted:
                     exc.hint = (
                         exc.hint or ""
                     ) + f" — the half-created pool is removed by `kaitoctl delete {plan.spec.name}`"

@@ -23,7 +23,7 @@ from kaitoctl.core.naming import MANAGED_BY, MANAGED_BY_LABEL, WORKSPACE_LABEL
 from kaitoctl.core.plan import TUNING_OUTPUT_DIR, PlacementMode, Plan, build_plan
 from kaitoctl.core.render import render_plan
 from kaitoctl.core.spec import WorkspaceSpec
-from kaitoctl.core.validation import immutable_changes
+from kaitoctl.core.validation import immutable_changes, validate_spec
 from kaitoctl.ops import cluster
 from kaitoctl.ops.options import RunOptions
 from kaitoctl.ops.progress import Progress, Reporter
@@ -77,6 +77,17 @@ def _existing_nodes_sku(
         if missing:
             raise InvalidInput("--node", f"node(s) not found: {', '.join(missing)}", "check `kubectl get nodes`")
         chosen = [by_name[n] for n in spec.resource.preferred_nodes]
+        for node in chosen:  # as in Kaito, preferred nodes must also match the label selector
+            node_labels = node["metadata"].get("labels") or {}
+            wrong = {k: v for k, v in labels.items() if node_labels.get(k) != v}
+            if wrong:
+                raise InvalidInput(
+                    "--node",
+                    f"node {node['metadata']['name']} does not carry the selector's labels {wrong}",
+                    f"label it (kubectl label node {node['metadata']['name']} "
+                    + " ".join(f"{k}={v}" for k, v in wrong.items())
+                    + "), or drop the labels",
+                )
     else:
         chosen = [n for n in nodes if all((n["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())]
         if not chosen:
@@ -398,6 +409,9 @@ def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, repor
     result.update({"workspace": spec.name, "namespace": namespace, "action": "tune" if spec.tuning else "deploy"})
 
     # -- plan: where the pods go decides which GPU config the plan sizes against
+    findings = validate_spec(spec, catalog)
+    if findings.blockers:
+        raise findings.blockers[0]
     mode, aks_target = _choose_placement(spec, opts, kube)
     ready_nodes: list[dict[str, Any]] = []
     sku_override = None

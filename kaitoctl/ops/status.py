@@ -101,7 +101,7 @@ def compute_status(
             conditions[cond.WORKSPACE_SUCCEEDED] = cond.workspace_succeeded("tuning", workload, mine)
             if cond.job_succeeded(workload):
                 state = "Succeeded"
-            elif cond.job_failed(workload):
+            elif cond.job_failed(workload) or record.status.get("state") == "Failed":
                 state = "Failed"
             else:
                 state = "Running" if conditions[cond.JOB_STARTED].true else "Pending"

@@ -1,0 +1,199 @@
+"""AKS GPU node pools: kaitoctl drives the real Azure SDK against the wire-level ARM emulator, whose pools become
+kwok nodes in the local control plane (labels, taint, GPUs after the NVIDIA device plugin runs)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from kaitoctl.core.naming import pool_name
+from tests.e2e.kaitoctl_cli import Background, base_env, objects_in, run
+from tests.harness.aks_emulator import Fault
+
+pytestmark = [pytest.mark.e2e, pytest.mark.azure]
+
+A10 = "Standard_NV36ads_A10_v5"
+
+
+@pytest.fixture
+def emu(cluster: Any, make_arm_emulator: Any) -> Any:
+    return make_arm_emulator(cluster.kubeconfig, operation_seconds=1.0)
+
+
+@pytest.fixture
+def env(cluster: Any, emu: Any) -> dict[str, str]:
+    return base_env(cluster, {**emu.env(), "KAITOCTL_ARM_POLL_INTERVAL": "0.1"})
+
+
+def _nodes_of(cluster: Any, pool: str) -> list[Any]:
+    from kubernetes import client
+
+    core = client.CoreV1Api(cluster.api_client())
+    return core.list_node(label_selector=f"kubernetes.azure.com/agentpool={pool}").items
+
+
+def _pool_props(emu: Any, name: str) -> dict[str, Any]:
+    pool = emu.pools().get(name)
+    assert pool is not None, f"no pool {name}: {list(emu.pools())}"
+    return pool["properties"]
+
+
+def test_deploy_creates_a_pool_and_lands_on_its_nodes(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+    result = run(["deploy", "phi-3", "-n", namespace, "-o", "json", "--no-progress"], env, timeout=120).check()
+    data = result.json()
+    name = pool_name(namespace, "phi-3-mini-128k-instruct")
+    assert data["pool"] == {"name": name, "action": "create"}
+    assert data["phases"][0]["name"] == "NodePool" and data["phases"][0]["status"] == "True"
+    props = _pool_props(emu, name)
+    assert props["vmSize"] == A10 and props["count"] == 1 and props["mode"] == "User"
+    assert props["nodeTaints"] == ["sku=gpu:NoSchedule"]
+    assert props["nodeLabels"]["kaitoctl.io/workspace"] == "phi-3-mini-128k-instruct"
+    assert not any(k.startswith("kaito.sh/") for k in props["nodeLabels"])
+    assert props["tags"]["managed-by"] == "kaitoctl" and props["osDiskSizeGB"] >= 87
+    nodes = _nodes_of(cluster, name)
+    assert len(nodes) == 1 and nodes[0].status.allocatable["nvidia.com/gpu"] == "1"  # after the device plugin ran
+    from kubernetes import client
+
+    pods = client.CoreV1Api(cluster.api_client()).list_namespaced_pod(namespace).items
+    assert [p.spec.node_name for p in pods] == [nodes[0].metadata.name]
+    ds = client.AppsV1Api(cluster.api_client()).list_daemon_set_for_all_namespaces(
+        field_selector="metadata.name=nvidia-device-plugin-daemonset"
+    ).items
+    assert len(ds) == 1
+    assert "cost: $" in result.stderr and "/h" in result.stderr
+
+
+def test_pipelining_notices_nodes_before_the_operation_ends(cluster: Any, namespace: str, make_arm_emulator: Any) -> None:
+    emu = make_arm_emulator(cluster.kubeconfig, operation_seconds=6.0, nodes_ready_after_s=3.0)
+    env = base_env(cluster, {**emu.env(), "KAITOCTL_ARM_POLL_INTERVAL": "2"})
+    data = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=120).check().json()
+    phases = {p["name"]: p for p in data["phases"]}
+    # nodes were noticed by the Node watch at ~3 s, not by ARM polling at the end of the 6 s operation
+    assert phases["ResourceReady"]["durationSeconds"] < 5.0
+    assert data["durationSeconds"] < 6.0 + 5.0
+
+
+def test_delete_removes_pool_and_nodes(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+    run(["deploy", "phi-3", "-n", namespace], env, timeout=120).check()
+    name = pool_name(namespace, "phi-3-mini-128k-instruct")
+    assert _nodes_of(cluster, name)
+    run(["delete", "phi-3-mini-128k-instruct", "-n", namespace, "-y"], env, timeout=120).check()
+    assert name not in emu.pools()
+    assert _nodes_of(cluster, name) == []
+    assert objects_in(cluster, namespace) == {}
+
+
+def test_keep_pool_scales_to_zero_and_redeploy_scales_it_back(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+    run(["deploy", "phi-3", "-n", namespace], env, timeout=120).check()
+    name = pool_name(namespace, "phi-3-mini-128k-instruct")
+    run(["delete", "phi-3-mini-128k-instruct", "-n", namespace, "-y", "--keep-pool"], env, timeout=120).check()
+    assert _pool_props(emu, name)["count"] == 0 and _nodes_of(cluster, name) == []
+    data = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=120).check().json()
+    assert data["pool"]["action"] == "scale"
+    assert _pool_props(emu, name)["count"] == 1 and len(_nodes_of(cluster, name)) == 1
+    puts = emu.requests(method="PUT", path=name)
+    assert len(puts) == 3  # create, scale to 0, scale to 1: never recreated
+
+
+def test_tune_releases_the_pool_after_success(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+    data = run(["tune", "phi-3", "--method", "qlora", "-n", namespace, "-o", "json"], env, timeout=120).check().json()
+    name = pool_name(namespace, "phi-3-mini-128k-instruct-tuning")
+    assert data["state"] == "Succeeded" and data["pool"]["name"] == name
+    assert name not in emu.pools() and _nodes_of(cluster, name) == []
+    assert "PersistentVolumeClaim/phi-3-mini-128k-instruct-tuning-adapter" in objects_in(cluster, namespace)
+
+
+def test_rerun_converges_on_one_pool(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+    run(["deploy", "phi-3", "-n", namespace], env, timeout=120).check()
+    data = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=120).check().json()
+    assert data["pool"]["action"] == "unchanged"
+    assert len([p for p in emu.pools() if p.startswith("kc")]) == 1
+    assert len(emu.requests(method="PUT", path="agentPools/kc")) == 1
+
+
+def test_sigint_during_pool_creation_then_rerun_converges(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+    emu.inject(Fault.slow(8.0))
+    proc = Background(["deploy", "phi-3", "-n", namespace, "--no-progress"], env)
+    proc.wait_for_line("NodePool           InProgress")
+    time.sleep(0.5)
+    proc.interrupt()
+    assert proc.finish().returncode == 130
+    data = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=120).check().json()
+    assert data["pool"]["action"] in ("wait", "unchanged")
+    assert len([p for p in emu.pools() if p.startswith("kc")]) == 1
+    assert len(emu.requests(method="PUT", path="agentPools/kc")) == 1  # the second run followed, did not PUT again
+
+
+def test_quota_preflight_fails_fast_with_the_numbers(namespace: str, emu: Any, env: dict[str, str], cluster: Any) -> None:
+    emu.set_quota("standardNVADSA10v5Family", 24, current=0)
+    start = time.monotonic()
+    result = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=60)
+    assert result.returncode == 4
+    error = result.json()["error"]
+    assert error["reason"] == "QuotaExceeded"
+    assert "needs 36 more, 24 of 24 left" in error["message"] and "request at least 36" in error["hint"]
+    assert time.monotonic() - start < 10
+    assert emu.requests(method="PUT") == [] and objects_in(cluster, namespace) == {}
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "text", "half_created"),
+    [
+        (lambda: Fault.quota_exceeded(mode="async"), "QuotaExceeded", "exceeding approved", True),
+        (lambda: Fault.quota_exceeded(mode="sync"), "QuotaExceeded", "quota", False),
+        (lambda: Fault.sku_not_available(), "SkuNotAvailable", "not allowed in your subscription", False),
+        (lambda: Fault.operation_not_allowed(pool="kcsomething"), "OperationNotAllowed", "Another agentpool operation", False),
+        (lambda: Fault.failed_operation("InternalOperationError", "VMSS creation failed"), "InternalOperationError", "VMSS creation failed", True),
+        (lambda: Fault.server_error(503, times=10), "ServerError", "HTTP 503", False),
+        (lambda: Fault.expired_token(), "ExpiredAuthenticationToken", "az login", False),
+    ],
+    ids=["quota-async", "quota-sync", "sku", "operation-not-allowed", "failed-operation", "5xx", "expired-token"],
+)
+def test_azure_errors_exit_4_with_a_next_step(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str], fault: Any, code: str, text: str, half_created: bool
+) -> None:
+    emu.inject(fault())
+    result = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=120)
+    assert result.returncode == 4, result.stderr
+    error = result.json()["error"]
+    assert error["reason"] == code, error
+    assert text in error["message"] + " " + (error.get("hint") or "")
+    assert error.get("hint")
+    if half_created:
+        assert "kaitoctl delete phi-3-mini-128k-instruct" in error["hint"]  # names the command that cleans up
+
+
+def test_throttling_is_retried(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+    emu.inject(Fault.throttle(2, retry_after=1))
+    result = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=120).check()
+    assert result.json()["state"] == "Ready"
+    assert sum(1 for r in emu.requests() if r["status"] == 429) == 2
+
+
+def test_a_pool_kaitoctl_did_not_create_is_not_touched(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+    from tests.harness.aks_emulator.clients import sdk_client
+
+    name = pool_name(namespace, "phi-3-mini-128k-instruct")
+    sdk_client(emu).agent_pools.begin_create_or_update(
+        "rg-local", "aks-local", name, {"properties": {"count": 1, "vmSize": A10, "mode": "User"}}, polling_interval=0
+    ).result()
+    refused = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=60)
+    assert refused.returncode == 4 and refused.json()["error"]["reason"] == "PoolConflict"
+    assert "--adopt" in refused.json()["error"]["hint"]
+    run(["deploy", "phi-3", "-n", namespace, "--adopt"], env, timeout=120).check()
+
+
+def test_dry_run_never_calls_azure(emu: Any, env: dict[str, str]) -> None:
+    run(["deploy", "phi-3", "--dry-run"], env).check()
+    run(["tune", "phi-3", "--method", "qlora", "--dry-run"], env).check()
+    assert emu.requests() == []
+
+
+def test_credentials_come_from_azure_identity(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+    emu.set_logged_in(False)
+    result = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=60)
+    assert result.returncode == 4
+    assert "az login" in result.json()["error"]["hint"]
+    assert objects_in(cluster, namespace) == {}
