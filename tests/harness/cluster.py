@@ -369,6 +369,8 @@ class LocalCluster:
         self.audit_log = self.state_dir / "logs" / "audit.log"
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._clients: dict[str, Any] = {}
+        self._restart_from: tuple[int, set[tuple[str, str, str]]] | None = None
+        self._missing_watches: set[tuple[str, str, str]] = set()
 
     # -- construction --
 
@@ -622,14 +624,63 @@ class LocalCluster:
         SIGTERM first: it stops listening and ends watches at once; v1.36.3 then lingers ~15 s before it
         exits, so after grace_s it gets SIGKILL.
         """
+        watches = self._component_watches()
         self._stop("kube-apiserver", timeout=grace_s)
         self._clients.clear()
+        self._restart_from = (self.audit_log.stat().st_size if self.audit_log.exists() else 0, watches)
 
-    def start_apiserver(self, *, timeout: float = 60.0) -> None:
-        """Start kube-apiserver again with the same flags, port and etcd; wait for /readyz."""
+    def start_apiserver(self, *, timeout: float = 60.0, reconnect_timeout: float = 90.0) -> None:
+        """Start kube-apiserver again with the same flags, port and etcd; wait for /readyz, then until kcm,
+        the scheduler and kwok have re-established every watch they had before stop_apiserver().
+
+        Why: their informers reconnect with client-go's back-off (up to several seconds), independently per
+        resource. A change made in that window (say, Stage objects deleted) can reach kwok after the pods
+        it should affect, and kwok would then act on stale stages.
+        """
         if self._pid("kube-apiserver") is None:
             self._start("kube-apiserver")
         self._wait_apiserver(timeout)
+        if self._restart_from is None:
+            return
+        offset, before = self._restart_from
+
+        def reconnected() -> bool:
+            missing = before - self._component_watches(since=offset)
+            self._missing_watches = missing
+            return not missing
+
+        try:
+            wait_for(reconnected, timeout=reconnect_timeout, interval=0.25, what="component watches")
+        except TimeoutError as e:
+            raise ClusterError(f"{e}; not re-established: {sorted(self._missing_watches)}") from e
+        self._restart_from = None
+
+    def _component_watches(self, since: int = 0) -> set[tuple[str, str, str]]:
+        """(user, apiGroup, resource) of watches of kcm, the scheduler and kwok that are open (audit log).
+
+        Open = ResponseStarted without ResponseComplete: right after a restart a resumed watch can end at
+        once (its resourceVersion is gone from the new watch cache) and only a later re-list counts.
+        """
+        users = {"kwok-controller", "system:kube-controller-manager", "system:kube-scheduler"}
+        started: dict[str, tuple[str, str, str]] = {}
+        if not self.audit_log.exists():
+            return set()
+        with self.audit_log.open("rb") as f:
+            f.seek(since)
+            for raw in f:
+                if b'"verb":"watch"' not in raw:
+                    continue
+                with contextlib.suppress(ValueError, KeyError):
+                    ev = json.loads(raw)
+                    if ev["user"]["username"] not in users:
+                        continue
+                    if ev["stage"] == "ResponseStarted":
+                        ref = ev.get("objectRef") or {}
+                        started[ev["auditID"]] = (ev["user"]["username"], ref.get("apiGroup", ""),
+                                                  ref.get("resource", ""))
+                    else:
+                        started.pop(ev["auditID"], None)
+        return set(started.values())
 
     def log_tail(self, comp: str, lines: int = 30) -> str:
         path = self.state_dir / "logs" / f"{comp}.log"
