@@ -218,6 +218,18 @@ def _fitting_alternatives(spec: WorkspaceSpec, preset: Preset, catalog: Catalog,
     return names
 
 
+def _does_not_fit(message: str, alternatives: list[str], otherwise: str, f: Fields, bypass: bool) -> str:
+    """Raise the no-fit error naming the smallest SKU that fits; with the checks bypassed, return a warning."""
+    if not bypass:
+        raise InvalidInput(
+            f("resource.instanceType"),
+            message,
+            f"use --instance-type {alternatives[0]} (the smallest that fits)" if alternatives else otherwise,
+            choices=alternatives,
+        )
+    return message + " (resource checks bypassed)"
+
+
 def build_plan(
     spec: WorkspaceSpec,
     catalog: Catalog,
@@ -271,16 +283,7 @@ def build_plan(
         if not inference_fit.fits:
             alternatives = alternatives or _fitting_alternatives(spec, preset, catalog, runtime)
             message = f"{preset.name} on {sku.name}: {inference_fit.problem}"
-            if not bypass:
-                raise InvalidInput(
-                    f("resource.instanceType"),
-                    message,
-                    ("use --instance-type " + alternatives[0] + " (the smallest that fits)")
-                    if alternatives
-                    else "lower --max-model-len",
-                    choices=alternatives,
-                )
-            warnings.append(message + " (resource checks bypassed)")
+            warnings.append(_does_not_fit(message, alternatives, "lower --max-model-len", f, bypass))
         nodes = max(1, inference_fit.nodes)
         count = spec.resource.count
         if runtime == "vllm" and count is not None and count != nodes:
@@ -298,16 +301,9 @@ def build_plan(
                 f"{spec.tuning.method} tuning of {preset.name} needs ≈ {tuning_estimate.total_gib:.1f} GiB per GPU; "
                 f"{sku.name} has {sku.gpu_memory_gib:g} GiB"
             )
-            if not bypass:
-                raise InvalidInput(
-                    f("resource.instanceType"),
-                    message,
-                    ("use --instance-type " + alternatives[0] + " (the smallest that fits)")
-                    if alternatives
-                    else "use qlora, or bypass with --bypass-resource-checks",
-                    choices=alternatives,
-                )
-            warnings.append(message + " (resource checks bypassed)")
+            warnings.append(
+                _does_not_fit(message, alternatives, "use qlora, or bypass with --bypass-resource-checks", f, bypass)
+            )
 
     labels, _ = effective_labels(spec)
     mode: PlacementMode = placement_mode or ("nodes" if spec.resource.preferred_nodes else "pool")

@@ -182,30 +182,28 @@ def _check_node_capacity(kube: Kube, plan: Plan, ready_nodes: list[dict[str, Any
 # ---- preflight ---------------------------------------------------------------------------------------------------
 
 
-def _check_references(kube: Kube, plan: Plan) -> None:
-    """ConfigMaps and Secrets the workspace points at must exist (and be the right shape) before we write."""
+def _configmap_key(kube: Kube, namespace: str, name: str, key: str) -> str:
+    cm = kube.get(resource_path("v1", "ConfigMap", namespace, name))
+    data = (cm or {}).get("data") or {}
+    if key not in data:
+        raise InvalidInput(
+            "--config",
+            f"ConfigMap {name} in {namespace} " + ("does not exist" if cm is None else f"has no {key}"),
+            f"create it with a key {key}",
+        )
+    return str(data[key])
+
+
+def _check_references(kube: Kube, plan: Plan) -> str:
+    """ConfigMaps and Secrets the workspace points at must exist (and be the right shape) before we write.
+    Returns where the trainer writes the adapter (output_dir of the training config)."""
     spec, ns = plan.spec, plan.namespace
     inf, tun = spec.inference, spec.tuning
+    output_dir = TUNING_OUTPUT_DIR
     if inf is not None and inf.config:
-        cm = kube.get(resource_path("v1", "ConfigMap", ns, inf.config))
-        if cm is None or "inference_config.yaml" not in (cm.get("data") or {}):
-            raise InvalidInput(
-                "--config",
-                f"ConfigMap {inf.config} in {ns} "
-                + ("does not exist" if cm is None else "has no inference_config.yaml"),
-                "create it with a key inference_config.yaml",
-            )
-        _check_inference_config(cm["data"]["inference_config.yaml"], plan)
+        _check_inference_config(_configmap_key(kube, ns, inf.config, "inference_config.yaml"), plan)
     if tun is not None and tun.config:
-        cm = kube.get(resource_path("v1", "ConfigMap", ns, tun.config))
-        if cm is None or "training_config.yaml" not in (cm.get("data") or {}):
-            raise InvalidInput(
-                "--config",
-                f"ConfigMap {tun.config} in {ns} "
-                + ("does not exist" if cm is None else "has no training_config.yaml"),
-                "create it with a key training_config.yaml",
-            )
-        _check_training_config(cm["data"]["training_config.yaml"], tun.method)
+        output_dir = _check_training_config(_configmap_key(kube, ns, tun.config, "training_config.yaml"), tun.method)
     if tun is not None and tun.output.image_push_secret:
         secret = kube.get(resource_path("v1", "Secret", ns, tun.output.image_push_secret))
         if secret is None:
@@ -239,6 +237,7 @@ def _check_references(kube: Kube, plan: Plan) -> None:
             raise InvalidInput(
                 "--adapter", f"PersistentVolumeClaim {pvc.get('claimName')} does not exist in {ns}", "check the name"
             )
+    return output_dir
 
 
 def _check_inference_config(text: str, plan: Plan) -> None:
@@ -268,8 +267,8 @@ _TRAINING_SECTIONS = {
 }
 
 
-def _check_training_config(text: str, method: str) -> None:
-    """Kaito's webhook rules for a user tuning ConfigMap (kaito.md §1.6)."""
+def _check_training_config(text: str, method: str) -> str:
+    """Kaito's webhook rules for a user tuning ConfigMap (kaito.md §1.6). Returns the resolved output_dir."""
     import posixpath
 
     import yaml
@@ -301,22 +300,7 @@ def _check_training_config(text: str, method: str) -> None:
         raise InvalidInput("--config", "lora does not quantize: load_in_4bit/load_in_8bit must be false", "use qlora")
     if method == "qlora" and not (four or eight):
         raise InvalidInput("--config", "qlora needs load_in_4bit or load_in_8bit true", "set load_in_4bit: true")
-
-
-def _training_output_dir(kube: Kube, plan: Plan) -> str:
-    tun = plan.spec.tuning
-    if tun is None or not tun.config:
-        return TUNING_OUTPUT_DIR
-    import posixpath
-
-    import yaml
-
-    cm = kube.get(resource_path("v1", "ConfigMap", plan.namespace, tun.config)) or {}
-    data = yaml.safe_load((cm.get("data") or {}).get("training_config.yaml", "")) or {}
-    output_dir = str(
-        ((data.get("training_config") or {}).get("TrainingArguments") or {}).get("output_dir") or "/mnt/output"
-    )
-    return posixpath.normpath(output_dir if output_dir.startswith("/") else posixpath.join("/mnt", output_dir))
+    return resolved
 
 
 # ---- the run -----------------------------------------------------------------------------------------------------
@@ -459,8 +443,7 @@ def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, repor
         return result
     if mode != "pool":
         _check_node_capacity(kube, plan, ready_nodes, mode)
-    _check_references(kube, plan)
-    output_dir = _training_output_dir(kube, plan)
+    output_dir = _check_references(kube, plan)
     objects = render_plan(plan, catalog, tuning_output_dir=output_dir)
 
     pool_ops = None
