@@ -618,7 +618,7 @@ class LocalCluster:
         wait_for(lambda: self._check_alive("kube-apiserver") and self.healthy(), timeout=timeout,
                  what="kube-apiserver /readyz")
 
-    def stop_apiserver(self, *, grace_s: float = 3.0) -> None:
+    def stop_apiserver(self, *, grace_s: float = 1.0) -> None:
         """Stop the real kube-apiserver process; etcd and the other components keep running.
 
         SIGTERM first: it stops listening and ends watches at once; v1.36.3 then lingers ~15 s before it
