@@ -420,3 +420,25 @@ def test_delete_removes_everything_and_needs_yes_without_a_tty(cluster: Any, nam
     assert objects_in(cluster, namespace) == {}
     missing = run(["delete", "nope", "-n", namespace, "-y"], env)
     assert missing.returncode == 1 and "no kaitoctl workspace" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tune", "phi-3", "--method", "qlora"],
+        ["deploy", "phi-3", "--max-model-len", "8192", "--adapter", "a=myacr.azurecr.io/ad:1"],
+        ["apply", "-f", str(FIXTURES / "cookbook-tuning-phi-3.yaml"), "--instance-type", A100],
+    ],
+    ids=["tune", "deploy", "cookbook"],
+)
+def test_dry_run_output_is_accepted_by_kubectl(cluster: Any, namespace: str, env: dict[str, str], args: list[str]) -> None:
+    import subprocess
+
+    manifests = run([*args, "-n", namespace, "--dry-run", "-o", "yaml"], env).check().stdout
+    kubectl = str(Path(cluster.env()["PATH"].split(":")[0]) / "kubectl")
+    for mode in ("client", "server"):
+        proc = subprocess.run(
+            [kubectl, "apply", f"--dry-run={mode}", "-f", "-"], input=manifests, capture_output=True, text=True, env=env
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.count("created") == len(list(yaml.safe_load_all(manifests)))
