@@ -33,10 +33,21 @@ Python API (pytest fixtures in tests/conftest.py wrap it: `cluster`, `namespace`
         (CRI format; plain lines are converted). Append with append_log_lines(path, lines) for follow.
     cluster.cleanup_namespace(namespace)          # removes the above (the `namespace` fixture calls it)
 
-    cluster.stop_apiserver(); cluster.start_apiserver()   # the real process, same port, same etcd
+    cluster.stop_apiserver(*, grace_s=1.0)        # the real process: SIGTERM, then SIGKILL; open watches end
+    cluster.start_apiserver(*, timeout=60.0, reconnect_timeout=90.0)
+        same flags, port and etcd; returns once kcm, the scheduler and kwok re-opened all their watches
     mark = cluster.audit_mark()
     cluster.requests(user_agent_prefix="kaitoctl", since=mark) -> list[AuditEvent]   # one per request
+        audit events (level Metadata) of requests whose User-Agent starts with the prefix. Note: WebSocket
+        requests of kubernetes.stream (port-forward, exec) carry no User-Agent at all.
+    cluster.create_namespace(prefix) -> str; cluster.delete_namespace(name)
+    cluster.node_factory() -> KwokNodes           # .gpu(...), .cpu(...), .delete_all()
     cluster.component_rss() -> dict[str, int]     # bytes per component process
+    cluster.status() -> dict; cluster.log_tail(component) -> str   # logs: <state_dir>/logs/<component>.log
+
+Helpers: wait_for(predicate, timeout=, what=), cri_log_line(text), append_log_lines(path, lines),
+find_bin_dir(), reap_orphaned_sessions(). HarnessUnavailable: binaries not built; ClusterError: a component
+failed.
 
 CLI: hack/local-cluster (python -m tests.harness.cluster) up|down|env|status|add-node|delete-node|
 set-pod-behavior|restart-apiserver.
