@@ -442,3 +442,21 @@ def test_dry_run_output_is_accepted_by_kubectl(cluster: Any, namespace: str, env
         )
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.count("created") == len(list(yaml.safe_load_all(manifests)))
+
+
+def test_sigint_before_the_job_starts_then_rerun_converges(cluster: Any, namespace: str, env: dict[str, str], gpu_node: str) -> None:
+    from kubernetes import client
+
+    cluster.set_pod_behavior(namespace, "container-creating")
+    args = ["tune", "phi-3", "--method", "qlora", "--node", gpu_node, "-n", namespace, "--no-progress"]
+    proc = Background(args, env)
+    proc.wait_for_line("ContainerCreating")
+    proc.interrupt()
+    result = proc.finish()
+    assert result.returncode == 130 and "interrupted during JobStarted" in result.stderr
+    cluster.clear_pod_behaviors(namespace)
+    core = client.CoreV1Api(cluster.api_client())
+    for pod in core.list_namespaced_pod(namespace).items:  # an event, so kwok looks at the pod again
+        core.patch_namespaced_pod(pod.metadata.name, namespace, {"metadata": {"annotations": {"nudge": "1"}}})
+    assert run([*args, "-o", "json"], env, timeout=120).check().json()["state"] == "Succeeded"
+    assert sum(1 for k in objects_in(cluster, namespace) if k.startswith("ConfigMap/")) == 1  # record only; params cleaned
