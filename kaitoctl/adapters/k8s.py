@@ -154,8 +154,10 @@ class Kube:
                 hint="check the kube context (`--context`) and that the cluster is reachable",
             ) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
+            cause = getattr(exc, "reason", None) or exc
+            detail = str(cause).split(": ", 1)[-1] if ": " in str(cause) else str(cause)
             raise ClusterUnreachable(
-                f"cannot reach the API server at {self.context.server}: {type(exc).__name__}",
+                f"cannot reach the API server at {self.context.server}: {detail or type(exc).__name__}",
                 hint="check the kube context (`--context`) and that the cluster is reachable",
             ) from None
         if stream and 200 <= response.status <= 299:
