@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -186,9 +185,6 @@ def _wait_until_gone(
             if remaining <= 0:
                 progress.warn(f"{target.name}: objects still terminating after {timeout_s:.0f}s")
                 return
-            try:
-                drain(streams, cache, timeout=remaining)
-            except queue.Empty:  # pragma: no cover - drain returns False instead
-                continue
+            drain(streams, cache, timeout=remaining)
     finally:
         streams.stop()

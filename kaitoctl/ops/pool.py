@@ -143,7 +143,6 @@ class PoolOperations:
         self.thread: threading.Thread | None = None
         self.updates: queue.Queue[Update] | None = None
         self.error: KaitoctlError | None = None
-        self.final_state = ""
 
     # -- before any write -----------------------------------------------------------------------------------------
 
@@ -227,7 +226,6 @@ class PoolOperations:
         assert name is not None
         if self.action == "unchanged":
             self._post({"state": "Succeeded", "action": "unchanged"})
-            self.final_state = "Succeeded"
             return
         if self.action != "wait" and not self.opts.no_device_plugin:
             self.ensure_device_plugin()
@@ -250,7 +248,6 @@ class PoolOperations:
                         f"{self.action} of agent pool {name}",
                         on_status=lambda s: self._post({"state": doing if s == "InProgress" else s, "action": what}),
                     )
-                self.final_state = "Succeeded"
                 self._post({"state": "Succeeded", "action": f"agent pool {name}: {self.action}"})
             except KaitoctlError as exc:
                 if isinstance(exc, CloudError) and self.action == "create" and accepted:
@@ -304,7 +301,7 @@ class PoolOperations:
 
     # -- afterwards -------------------------------------------------------------------------------------------------
 
-    def release(self, plan: Plan, progress: Progress | None = None, *, keep_pool: bool = False) -> str:
+    def release(self, plan: Plan, *, keep_pool: bool = False) -> str:
         return release_pool(
             self.aks, plan.placement.pool_name or "", f"{plan.namespace}/{plan.spec.name}", keep_pool=keep_pool
         )

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from kaitoctl.adapters.k8s import STATUS_FIELD_MANAGER, Kube, object_path, resource_path
+from kaitoctl.adapters.k8s import STATUS_FIELD_MANAGER, Kube, resource_path
 from kaitoctl.core import conditions as cond
 from kaitoctl.core.catalog import Catalog, Sku
 from kaitoctl.core.errors import InvalidInput, KaitoctlError, OperationFailed
@@ -467,8 +467,13 @@ def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, repor
             progress.start(APPLY, "recreating: deleting the old workspace")
             delete_workspace_objects(kube, namespace, spec.name, keep_adapter_volume=True)
             _wait_gone(kube, plan, opts)
-        elif existing is not None and spec.tuning is not None and existing.spec != plan.spec:
-            # Kaito deletes and recreates the tuning Job when its spec changes (a Job's pod template is immutable).
+        elif (
+            existing is not None
+            and spec.tuning is not None
+            and (existing.spec != plan.spec or existing.status.get("state") == "Failed")
+        ):
+            # Kaito deletes and recreates the tuning Job when its spec changes (a Job's pod template is immutable);
+            # a re-run after a failed run trains again instead of reporting the old failure.
             kube.delete(resource_path("batch/v1", "Job", namespace, plan.names.workload), propagation="Foreground")
             _wait_gone(kube, plan, opts)
         target = WaitTarget(
@@ -479,7 +484,6 @@ def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, repor
             main_container=plan.names.workload,
             phase_timeouts=_phase_timeouts(plan),
             deadline=(started + opts.timeout_s) if opts.timeout_s else None,
-            pool_pending=pool_ops is not None,
         )
         waiter = Waiter(kube, target, progress)
         if pool_ops is not None:
@@ -584,8 +588,5 @@ def _cleanup(kube: Kube, plan: Plan, progress: Progress, pool_ops: Any) -> None:
     if plan.spec.tuning is not None and not plan.spec.tuning.config:
         kube.delete(resource_path("v1", "ConfigMap", plan.namespace, plan.names.tuning_config))
     if pool_ops is not None:
-        pool_ops.release(plan, progress)
+        pool_ops.release(plan)
     progress.done(CLEANUP, "Cleaned", "tuning Job removed; the adapter and the workspace record stay")
-
-
-__all__ = ["delete_workspace_objects", "object_path", "run_workspace", "tuning_output"]

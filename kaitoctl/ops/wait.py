@@ -52,8 +52,6 @@ class WaitTarget:
     main_container: str
     phase_timeouts: dict[str, float]
     deadline: float | None = None  # monotonic; from --timeout
-    # A pool being provisioned by another thread posts Updates with key "pool" into the same queue.
-    pool_pending: bool = False
 
 
 @dataclass
@@ -87,7 +85,6 @@ class Waiter:
             StreamSpec("events", resource_path("v1", "Event", target.namespace), field_selector="type=Warning"),
         ]
         self.streams = Streams(kube, specs)
-        self.pool_state: dict[str, Any] = {}
         self.resource_ready_at: float | None = None
         self.phase_started: dict[str, float] = {}
         self.log_thread: threading.Thread | None = None
@@ -286,8 +283,7 @@ class Waiter:
                     self._pool_update(state)
 
     def _pool_update(self, state: dict[str, Any]) -> None:
-        """Progress of the agent pool operation running in another thread."""
-        self.pool_state = state
+        """Progress of the agent pool operation, posted (key "pool") by the thread that runs it."""
         error = state.get("error")
         if isinstance(error, KaitoctlError):
             self.progress.fail(NODE_POOL, error.reason or "Failed", error.message)

@@ -209,6 +209,10 @@ def test_failed_tuning_job_reports_the_log_tail(cluster: Any, namespace: str, en
     assert "no 'messages' column" in result.stderr
     status = run(["status", "-n", namespace, "-o", "json"], env).check().json()
     assert status[0]["state"] == "Failed"
+    # Re-running after a failure trains again (a new Job), instead of reporting the old failure.
+    cluster.clear_pod_behaviors(namespace)
+    again = run(["tune", "phi-3", "--method", "qlora", "--node", gpu_node, "-n", namespace, "-o", "json", "--no-progress"], env, timeout=120)
+    assert again.check().json()["state"] == "Succeeded"
 
 
 def test_timeout_exits_3_naming_the_phase(cluster: Any, namespace: str, env: dict[str, str], gpu_node: str) -> None:
