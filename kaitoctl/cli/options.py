@@ -16,12 +16,15 @@ RUN = "Run"
 # -- workspace shape --------------------------------------------------------------------------------------------
 Name = Annotated[
     str | None,
-    typer.Option("--name", help="Workspace name (default: derived from the preset).", rich_help_panel=WORKSPACE),
+    typer.Option(
+        "--name", metavar="NAME", help="Workspace name (default: derived from the preset).", rich_help_panel=WORKSPACE
+    ),
 ]
 InstanceType = Annotated[
     str | None,
     typer.Option(
         "--instance-type",
+        metavar="SKU",
         help="Azure GPU VM size (default: the smallest current SKU that fits).",
         rich_help_panel=WORKSPACE,
     ),
@@ -29,7 +32,10 @@ InstanceType = Annotated[
 Count = Annotated[
     int | None,
     typer.Option(
-        "--count", help="Number of GPU nodes (transformers; vLLM decides by itself).", rich_help_panel=WORKSPACE
+        "--count",
+        metavar="N",
+        help="Number of GPU nodes (transformers; vLLM decides by itself).",
+        rich_help_panel=WORKSPACE,
     ),
 ]
 Labels = Annotated[
@@ -48,7 +54,10 @@ Nodes = Annotated[
     ),
 ]
 Image = Annotated[
-    str | None, typer.Option("--image", help="Runtime image instead of Kaito's kaito-base.", rich_help_panel=WORKSPACE)
+    str | None,
+    typer.Option(
+        "--image", metavar="REF", help="Runtime image instead of Kaito's kaito-base.", rich_help_panel=WORKSPACE
+    ),
 ]
 ImagePullSecrets = Annotated[
     list[str] | None,
@@ -91,17 +100,24 @@ Kubeconfig = Annotated[
     Path | None,
     typer.Option(
         "--kubeconfig",
+        metavar="FILE",
         envvar="KUBECONFIG",
         help="Path to the kubeconfig file.",
         rich_help_panel=CLUSTER,
         show_envvar=False,
     ),
 ]
-Context = Annotated[str | None, typer.Option("--context", help="Kubeconfig context to use.", rich_help_panel=CLUSTER)]
+Context = Annotated[
+    str | None, typer.Option("--context", metavar="CONTEXT", help="Kubeconfig context to use.", rich_help_panel=CLUSTER)
+]
 Namespace = Annotated[
     str | None,
     typer.Option(
-        "--namespace", "-n", help="Namespace (default: the context's, else 'default').", rich_help_panel=CLUSTER
+        "--namespace",
+        "-n",
+        metavar="NAMESPACE",
+        help="Namespace (default: the context's, else 'default').",
+        rich_help_panel=CLUSTER,
     ),
 ]
 
@@ -110,6 +126,7 @@ Subscription = Annotated[
     str | None,
     typer.Option(
         "--subscription",
+        metavar="ID",
         envvar="AZURE_SUBSCRIPTION_ID",
         help="Azure subscription (default: AZURE_SUBSCRIPTION_ID, then az's default).",
         rich_help_panel=AZURE,
@@ -121,6 +138,7 @@ ResourceGroup = Annotated[
     typer.Option(
         "--resource-group",
         "-g",
+        metavar="GROUP",
         envvar="AZURE_RESOURCE_GROUP",
         help="Resource group of the AKS cluster.",
         rich_help_panel=AZURE,
@@ -131,6 +149,7 @@ AksCluster = Annotated[
     str | None,
     typer.Option(
         "--cluster",
+        metavar="NAME",
         envvar="KAITOCTL_AKS_CLUSTER",
         help="AKS cluster name (default: from the kube context when it is an AKS one).",
         rich_help_panel=AZURE,
@@ -141,6 +160,7 @@ Cloud = Annotated[
     str | None,
     typer.Option(
         "--cloud",
+        metavar="CLOUD",
         envvar="KAITOCTL_CLOUD",
         help="AzureCloud (default), AzureChinaCloud or AzureUSGovernment.",
         rich_help_panel=AZURE,
