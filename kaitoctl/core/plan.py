@@ -111,12 +111,17 @@ class Plan:
                 "volume": _volume_text(src.volume),
                 "defaultDataset": src.default_dataset,
             },
-            "output": {
-                "image": out.image,
-                "volume": f"pvc:{out.managed_pvc}" if out.managed_pvc else _volume_text(out.volume),
-                "createdByKaitoctl": out.managed_pvc is not None,
-            },
+            "output": {**self.output_location(), "createdByKaitoctl": out.managed_pvc is not None},
         }
+
+    def output_location(self) -> dict[str, Any]:
+        """Where a tuning run puts the adapter: {image, pushSecret} or {volume: "pvc:NAME", claimName}."""
+        assert self.spec.tuning is not None
+        out = self.spec.tuning.output
+        if out.image:
+            return {"image": out.image, "pushSecret": out.image_push_secret}
+        claim = out.managed_pvc or ((out.volume or {}).get("persistentVolumeClaim") or {}).get("claimName")
+        return {"volume": f"pvc:{claim}" if claim else "volume", "claimName": claim}
 
     def summary(self) -> dict[str, Any]:
         """JSON-able plan (for -o json and the progress header)."""

@@ -31,6 +31,7 @@ from kaitoctl.core.naming import (
     WORKSPACE_LABEL,
 )
 from kaitoctl.core.plan import ADAPTER_PVC_SIZE, TUNING_OUTPUT_DIR, Plan
+from kaitoctl.core.sizing import readiness_timeout_s
 from kaitoctl.core.spec import ANNOTATION_ENABLE_LB
 
 # YAML (1.1, as PyYAML reads it) treats these as line breaks or refuses them: escape them inside scalars.
@@ -119,11 +120,6 @@ def _tolerations() -> list[dict[str, str]]:
         {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
         {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot", "effect": "NoSchedule"},
     ]
-
-
-def _readiness_timeout_s(weights_gib: float) -> int:
-    # Kaito v0.12: clamp(15 min + 18 s per GiB of weights, 30 min, 180 min).
-    return int(min(max(15 * 60 + 18 * weights_gib, 30 * 60), 180 * 60))
 
 
 def _vllm_args(plan: Plan, *, adapters: bool, config_file: bool) -> list[str]:
@@ -276,7 +272,7 @@ def _inference_context(plan: Plan, catalog: Catalog) -> dict[str, Any]:
         args = _transformers_args(plan)
 
     weights = plan.preset.weights_gib
-    timeout = _readiness_timeout_s(weights)
+    timeout = readiness_timeout_s(weights)
     pull_secrets = list(
         dict.fromkeys([*spec.image_pull_secrets, *(s for a in inf.adapters for s in a.image_pull_secrets)])
     )

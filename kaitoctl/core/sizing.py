@@ -142,6 +142,11 @@ def transformers_fit(preset: Preset, sku: Sku, count: int) -> InferenceFit:
     )
 
 
+def readiness_timeout_s(weights_gib: float) -> int:
+    """Kaito v0.12's readiness budget for a model server: clamp(15 min + 18 s per GiB of weights, 30, 180 min)."""
+    return int(min(max(15 * 60 + 18 * weights_gib, 30 * 60), 180 * 60))
+
+
 # ---- tuning -----------------------------------------------------------------------------------------------
 
 

@@ -7,11 +7,14 @@ things that are legal but unwise come back as warnings.
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import urlsplit
+
+import yaml
 
 from kaitoctl.core.catalog import RUNTIMES, TUNING_METHODS, Catalog, Preset
 from kaitoctl.core.errors import InvalidInput
@@ -430,3 +433,64 @@ def immutable_changes(old: WorkspaceSpec, new: WorkspaceSpec) -> list[str]:
         differs("tuning.method", old.tuning.method, new.tuning.method)
         differs("tuning.input.name", old.tuning.input.name, new.tuning.input.name)
     return changes
+
+
+# ---- the ConfigMaps a user points at (checked against the cluster's copy before anything is written) -------
+
+
+def check_inference_config(text: str, preset: Preset) -> None:
+    """A user's inference_config.yaml: parses, and vllm.max-model-len fits the model (Kaito's webhook rule)."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        raise InvalidInput("--config", "inference_config.yaml is not valid YAML", "fix the ConfigMap") from None
+    limit = preset.max_context
+    value = (data.get("vllm") or {}).get("max-model-len") if isinstance(data, dict) else None
+    if value is not None and (not isinstance(value, int) or (limit is not None and value > limit)):
+        raise InvalidInput(
+            "--config",
+            f"vllm.max-model-len {value!r} must be an integer ≤ {limit} ({preset.name}'s context)",
+            "fix inference_config.yaml",
+        )
+
+
+_TRAINING_SECTIONS = {
+    "ModelConfig",
+    "QuantizationConfig",
+    "LoraConfig",
+    "TrainingArguments",
+    "DatasetConfig",
+    "DataCollator",
+}
+
+
+def check_training_config(text: str, method: str) -> str:
+    """Kaito's webhook rules for a user tuning ConfigMap (kaito.md §1.6). Returns the resolved output_dir."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        raise InvalidInput("--config", "training_config.yaml is not valid YAML", "fix the ConfigMap") from None
+    config = data.get("training_config") if isinstance(data, dict) else None
+    if not isinstance(config, dict):
+        raise InvalidInput("--config", "training_config.yaml needs a top-level training_config mapping", None)
+    unknown = sorted(set(config) - _TRAINING_SECTIONS)
+    if unknown:
+        raise InvalidInput(
+            "--config", f"unknown section(s) {', '.join(unknown)}", f"use only {', '.join(sorted(_TRAINING_SECTIONS))}"
+        )
+    output_dir = str((config.get("TrainingArguments") or {}).get("output_dir") or "/mnt/output")
+    resolved = posixpath.normpath(output_dir if output_dir.startswith("/") else posixpath.join("/mnt", output_dir))
+    if not resolved.startswith("/mnt/") or resolved == "/mnt":
+        raise InvalidInput("--config", f"output_dir {output_dir!r} must be under /mnt", "e.g. /mnt/results")
+    quant = config.get("QuantizationConfig") or {}
+    four, eight = quant.get("load_in_4bit"), quant.get("load_in_8bit")
+    for key, value in (("load_in_4bit", four), ("load_in_8bit", eight)):
+        if value is not None and not isinstance(value, bool):
+            raise InvalidInput("--config", f"QuantizationConfig.{key} must be true, false or null", None)
+    if four and eight:
+        raise InvalidInput("--config", "load_in_4bit and load_in_8bit cannot both be true", None)
+    if method == "lora" and (four or eight):
+        raise InvalidInput("--config", "lora does not quantize: load_in_4bit/load_in_8bit must be false", "use qlora")
+    if method == "qlora" and not (four or eight):
+        raise InvalidInput("--config", "qlora needs load_in_4bit or load_in_8bit true", "set load_in_4bit: true")
+    return resolved

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,60 @@ _KINDS = (
 )
 
 
+def delete_workspace_objects(kube: Kube, namespace: str, name: str, *, keep_adapter_volume: bool = False) -> list[str]:
+    """Delete every object kaitoctl created for a workspace, found by its labels. Pods go with their
+    StatefulSet or Job (background propagation). Returns what was deleted."""
+    selector = workspace_selector(name)
+    deleted: list[str] = []
+    for api_version, kind in _KINDS:
+        if kind == "Pod" or (keep_adapter_volume and kind == "PersistentVolumeClaim"):
+            continue
+        items, _ = kube.list(resource_path(api_version, kind, namespace), label_selector=selector)
+        for item in items:
+            if kube.delete(resource_path(api_version, kind, namespace, item["metadata"]["name"])):
+                deleted.append(f"{kind}/{item['metadata']['name']}")
+    return deleted
+
+
+def workspace_selector(name: str) -> str:
+    return f"{MANAGED_BY_LABEL}={MANAGED_BY},{WORKSPACE_LABEL}={name}"
+
+
+def wait_until_gone(
+    kube: Kube,
+    namespace: str,
+    selector: str,
+    kinds: tuple[tuple[str, str], ...],
+    timeout_s: float,
+    on_left: Callable[[list[str]], None] | None = None,
+) -> list[str]:
+    """Watch until no object of `kinds` matches `selector`; returns what is still there at the deadline."""
+    from kaitoctl.ops.watch import Cache, Streams, StreamSpec, drain
+
+    specs = [
+        StreamSpec(kind, resource_path(api_version, kind, namespace), label_selector=selector)
+        for api_version, kind in kinds
+    ]
+    streams = Streams(kube, specs).start()
+    cache = Cache()
+    deadline = time.monotonic() + timeout_s
+    left: list[str] = []
+    try:
+        while True:
+            if len(cache.synced) == len(specs):
+                left = sorted(f"{key}/{obj['metadata']['name']}" for key in cache.objects for obj in cache.items(key))
+                if not left:
+                    return []
+                if on_left is not None:
+                    on_left(left)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return left
+            drain(streams, cache, timeout=remaining)
+    finally:
+        streams.stop()
+
+
 @dataclass
 class DeleteTarget:
     name: str
@@ -126,16 +180,7 @@ def delete_workspaces(
         phase = f"delete {target.name}"
         progress.add(phase)
         progress.start(phase, "deleting objects")
-        selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{WORKSPACE_LABEL}={target.name}"
-        deleted: list[str] = []
-        for api_version, kind in _KINDS:
-            items, _ = kube.list(resource_path(api_version, kind, target.namespace), label_selector=selector)
-            for item in items:
-                if kind == "Pod":
-                    continue  # pods go with their StatefulSet/Job; listed only to wait for them
-                path = resource_path(api_version, kind, target.namespace, item["metadata"]["name"])
-                if kube.delete(path, propagation="Background"):
-                    deleted.append(f"{kind}/{item['metadata']['name']}")
+        deleted = delete_workspace_objects(kube, target.namespace, target.name)
         pool_result = None
         placement = target.record.placement if target.record else None
         if placement is not None and placement.mode == "pool" and placement.pool:
@@ -155,36 +200,16 @@ def delete_workspaces(
                     Aks(aks_target), placement.pool, f"{target.namespace}/{target.name}", keep_pool=keep_pool
                 )
         if wait:
-            _wait_until_gone(kube, target, selector, progress, phase, opts.timeout_s or 300)
+            timeout = opts.timeout_s or 300
+
+            def still_there(left: list[str], phase: str = phase) -> None:
+                progress.update(phase, "Waiting", "still there: " + ", ".join(left[:6]))
+
+            left = wait_until_gone(
+                kube, target.namespace, workspace_selector(target.name), _KINDS, timeout, on_left=still_there
+            )
+            if left:
+                progress.warn(f"{target.name}: still terminating after {timeout:.0f}s: {', '.join(left[:6])}")
         progress.done(phase, "Deleted", f"{len(deleted)} object(s)" + (f"; pool {pool_result}" if pool_result else ""))
         summary[target.name] = {"deleted": deleted, "pool": pool_result}
     return summary
-
-
-def _wait_until_gone(
-    kube: Kube, target: DeleteTarget, selector: str, progress: Progress, phase: str, timeout_s: float
-) -> None:
-    """Watch the workspace's pods and objects until none is left, naming what is still there."""
-    from kaitoctl.ops.watch import Cache, Streams, StreamSpec, drain
-
-    specs = [
-        StreamSpec(kind, resource_path(api_version, kind, target.namespace), label_selector=selector)
-        for api_version, kind in _KINDS
-    ]
-    streams = Streams(kube, specs).start()
-    cache = Cache()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            if len(cache.synced) == len(specs):
-                left = [f"{key}/{obj['metadata']['name']}" for key in cache.objects for obj in cache.items(key)]
-                if not left:
-                    return
-                progress.update(phase, "Waiting", "still there: " + ", ".join(sorted(left)[:6]))
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                progress.warn(f"{target.name}: objects still terminating after {timeout_s:.0f}s")
-                return
-            drain(streams, cache, timeout=remaining)
-    finally:
-        streams.stop()

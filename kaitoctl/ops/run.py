@@ -19,11 +19,17 @@ from kaitoctl.core import conditions as cond
 from kaitoctl.core.catalog import Catalog, Sku
 from kaitoctl.core.errors import InvalidInput, KaitoctlError, OperationFailed
 from kaitoctl.core.manifests import object_ref
-from kaitoctl.core.naming import MANAGED_BY, MANAGED_BY_LABEL, WORKSPACE_LABEL
+from kaitoctl.core.naming import WORKSPACE_LABEL
 from kaitoctl.core.plan import TUNING_OUTPUT_DIR, PlacementMode, Plan, build_plan
 from kaitoctl.core.render import render_plan
+from kaitoctl.core.sizing import readiness_timeout_s
 from kaitoctl.core.spec import WorkspaceSpec
-from kaitoctl.core.validation import immutable_changes, validate_spec
+from kaitoctl.core.validation import (
+    check_inference_config,
+    check_training_config,
+    immutable_changes,
+    validate_spec,
+)
 from kaitoctl.ops import cluster
 from kaitoctl.ops.options import RunOptions
 from kaitoctl.ops.progress import Progress, Reporter
@@ -128,7 +134,7 @@ def _existing_nodes_sku(
     return ready, sku
 
 
-def _gpus_in_use(kube: Kube, node: str, workspace: str) -> list[tuple[str, int]]:
+def _gpus_in_use(kube: Kube, node: str, namespace: str, workspace: str) -> list[tuple[str, int]]:
     """GPUs requested by other live pods on a node: (namespace/pod, gpus)."""
     pods, _ = kube.list(
         resource_path("v1", "Pod"),
@@ -136,7 +142,8 @@ def _gpus_in_use(kube: Kube, node: str, workspace: str) -> list[tuple[str, int]]
     )
     used = []
     for pod in pods:
-        if (pod["metadata"].get("labels") or {}).get(WORKSPACE_LABEL) == workspace:
+        meta = pod["metadata"]
+        if meta.get("namespace") == namespace and (meta.get("labels") or {}).get(WORKSPACE_LABEL) == workspace:
             continue  # our own pods (a re-run) keep their GPUs
         spec = pod.get("spec", {})
         main = sum(
@@ -163,7 +170,7 @@ def _check_node_capacity(kube: Kube, plan: Plan, ready_nodes: list[dict[str, Any
     for node in ready_nodes[:16]:  # a per-node list call each; more candidates than that are not all needed
         name = node["metadata"]["name"]
         allocatable = cond.node_gpus(node)
-        used = _gpus_in_use(kube, name, plan.spec.name) if allocatable >= gpus else []
+        used = _gpus_in_use(kube, name, plan.namespace, plan.spec.name) if allocatable >= gpus else []
         free = allocatable - sum(n for _, n in used)
         if free >= gpus:
             usable.append(name)
@@ -201,9 +208,9 @@ def _check_references(kube: Kube, plan: Plan) -> str:
     inf, tun = spec.inference, spec.tuning
     output_dir = TUNING_OUTPUT_DIR
     if inf is not None and inf.config:
-        _check_inference_config(_configmap_key(kube, ns, inf.config, "inference_config.yaml"), plan)
+        check_inference_config(_configmap_key(kube, ns, inf.config, "inference_config.yaml"), plan.preset)
     if tun is not None and tun.config:
-        output_dir = _check_training_config(_configmap_key(kube, ns, tun.config, "training_config.yaml"), tun.method)
+        output_dir = check_training_config(_configmap_key(kube, ns, tun.config, "training_config.yaml"), tun.method)
     if tun is not None and tun.output.image_push_secret:
         secret = kube.get(resource_path("v1", "Secret", ns, tun.output.image_push_secret))
         if secret is None:
@@ -240,69 +247,6 @@ def _check_references(kube: Kube, plan: Plan) -> str:
     return output_dir
 
 
-def _check_inference_config(text: str, plan: Plan) -> None:
-    import yaml
-
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError:
-        raise InvalidInput("--config", "inference_config.yaml is not valid YAML", "fix the ConfigMap") from None
-    limit = plan.preset.max_context
-    value = (data.get("vllm") or {}).get("max-model-len") if isinstance(data, dict) else None
-    if value is not None and (not isinstance(value, int) or (limit is not None and value > limit)):
-        raise InvalidInput(
-            "--config",
-            f"vllm.max-model-len {value!r} must be an integer ≤ {limit} ({plan.preset.name}'s context)",
-            "fix inference_config.yaml",
-        )
-
-
-_TRAINING_SECTIONS = {
-    "ModelConfig",
-    "QuantizationConfig",
-    "LoraConfig",
-    "TrainingArguments",
-    "DatasetConfig",
-    "DataCollator",
-}
-
-
-def _check_training_config(text: str, method: str) -> str:
-    """Kaito's webhook rules for a user tuning ConfigMap (kaito.md §1.6). Returns the resolved output_dir."""
-    import posixpath
-
-    import yaml
-
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError:
-        raise InvalidInput("--config", "training_config.yaml is not valid YAML", "fix the ConfigMap") from None
-    config = data.get("training_config") if isinstance(data, dict) else None
-    if not isinstance(config, dict):
-        raise InvalidInput("--config", "training_config.yaml needs a top-level training_config mapping", None)
-    unknown = sorted(set(config) - _TRAINING_SECTIONS)
-    if unknown:
-        raise InvalidInput(
-            "--config", f"unknown section(s) {', '.join(unknown)}", f"use only {', '.join(sorted(_TRAINING_SECTIONS))}"
-        )
-    output_dir = str((config.get("TrainingArguments") or {}).get("output_dir") or "/mnt/output")
-    resolved = posixpath.normpath(output_dir if output_dir.startswith("/") else posixpath.join("/mnt", output_dir))
-    if not resolved.startswith("/mnt/") or resolved == "/mnt":
-        raise InvalidInput("--config", f"output_dir {output_dir!r} must be under /mnt", "e.g. /mnt/results")
-    quant = config.get("QuantizationConfig") or {}
-    four, eight = quant.get("load_in_4bit"), quant.get("load_in_8bit")
-    for key, value in (("load_in_4bit", four), ("load_in_8bit", eight)):
-        if value is not None and not isinstance(value, bool):
-            raise InvalidInput("--config", f"QuantizationConfig.{key} must be true, false or null", None)
-    if four and eight:
-        raise InvalidInput("--config", "load_in_4bit and load_in_8bit cannot both be true", None)
-    if method == "lora" and (four or eight):
-        raise InvalidInput("--config", "lora does not quantize: load_in_4bit/load_in_8bit must be false", "use qlora")
-    if method == "qlora" and not (four or eight):
-        raise InvalidInput("--config", "qlora needs load_in_4bit or load_in_8bit true", "set load_in_4bit: true")
-    return resolved
-
-
 # ---- the run -----------------------------------------------------------------------------------------------------
 
 
@@ -312,9 +256,8 @@ def _phase_timeouts(plan: Plan) -> dict[str, float]:
         cond.JOB_STARTED: JOB_START_TIMEOUT_S,
         cond.WORKSPACE_SUCCEEDED: TUNING_TIMEOUT_S,
     }
-    # Kaito's readiness budget (15 min + 18 s per GiB, 30..180 min) plus image pulls.
-    readiness = min(max(15 * 60 + 18 * plan.preset.weights_gib, 30 * 60), 180 * 60)
-    timeouts[cond.INFERENCE_READY] = readiness + 10 * 60
+    # Kaito's readiness budget, plus time for image pulls.
+    timeouts[cond.INFERENCE_READY] = readiness_timeout_s(plan.preset.weights_gib) + 10 * 60
     return timeouts
 
 
@@ -331,21 +274,6 @@ def _write_status(kube: Kube, plan: Plan, existing: dict[str, Any], status: dict
     kube.apply(body, field_manager=STATUS_FIELD_MANAGER, force=True)
 
 
-def tuning_output(plan: Plan) -> dict[str, Any]:
-    tun = plan.spec.tuning
-    assert tun is not None
-    out = tun.output
-    if out.image:
-        return {"image": out.image, "pushSecret": out.image_push_secret}
-    if out.managed_pvc:
-        return {"volume": f"pvc:{out.managed_pvc}", "claimName": out.managed_pvc}
-    pvc = (out.volume or {}).get("persistentVolumeClaim") or {}
-    return {
-        "volume": f"pvc:{pvc['claimName']}" if pvc.get("claimName") else "volume",
-        "claimName": pvc.get("claimName"),
-    }
-
-
 def _endpoint(kube: Kube, plan: Plan) -> dict[str, Any]:
     svc = kube.get(resource_path("v1", "Service", plan.namespace, plan.names.service)) or {}
     spec = svc.get("spec") or {}
@@ -359,29 +287,6 @@ def _endpoint(kube: Kube, plan: Plan) -> dict[str, Any]:
         "adapters": [a.name for a in inf.adapters] if inf else [],
         "chat": f'kaitoctl chat --workspace {plan.spec.name} -n {plan.namespace} "..."',
     }
-
-
-def delete_workspace_objects(kube: Kube, namespace: str, name: str, *, keep_adapter_volume: bool) -> list[str]:
-    """Delete what kaitoctl created for a workspace, found by labels. Returns what was deleted."""
-    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{WORKSPACE_LABEL}={name}"
-    deleted: list[str] = []
-    for api_version, kind in (
-        ("apps/v1", "StatefulSet"),
-        ("batch/v1", "Job"),
-        ("v1", "Service"),
-        ("v1", "PersistentVolumeClaim"),
-        ("v1", "ConfigMap"),
-    ):
-        items, _ = kube.list(resource_path(api_version, kind, namespace), label_selector=selector)
-        for item in items:
-            if keep_adapter_volume and kind == "PersistentVolumeClaim":
-                continue
-            propagation = "Foreground" if kind in ("StatefulSet", "Job") else "Background"
-            if kube.delete(
-                resource_path(api_version, kind, namespace, item["metadata"]["name"]), propagation=propagation
-            ):
-                deleted.append(f"{kind}/{item['metadata']['name']}")
-    return deleted
 
 
 def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, reporter: Reporter) -> dict[str, Any]:
@@ -465,6 +370,8 @@ def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, repor
             kube.ensure_namespace(namespace)
         if changes and opts.recreate:
             progress.start(APPLY, "recreating: deleting the old workspace")
+            from kaitoctl.ops.manage import delete_workspace_objects
+
             delete_workspace_objects(kube, namespace, spec.name, keep_adapter_volume=True)
             _wait_gone(kube, plan, opts)
         elif (
@@ -525,7 +432,7 @@ def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, repor
             result["endpoint"] = _endpoint(kube, plan)
             result["state"] = "Ready"
         else:
-            output = tuning_output(plan)
+            output = plan.output_location()
             if outcome.training_step:
                 output["trainingSteps"] = outcome.training_step[1]
             _write_status(
@@ -557,28 +464,15 @@ def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, repor
 
 
 def _wait_gone(kube: Kube, plan: Plan, opts: RunOptions) -> None:
-    """Block until the old workload is gone (foreground deletion), via a watch."""
-    import queue
+    """Block until the old workload and its pods are gone (a watch, not polling)."""
+    from kaitoctl.ops.manage import wait_until_gone, workspace_selector
 
-    from kaitoctl.ops.watch import Streams, StreamSpec
-
-    kind = ("apps/v1", "StatefulSet") if plan.spec.inference else ("batch/v1", "Job")
-    collection = resource_path(*kind, namespace=plan.namespace)
-    streams = Streams(kube, [StreamSpec("w", collection, field_selector=f"metadata.name={plan.names.workload}")])
-    streams.start()
-    deadline = time.monotonic() + (opts.timeout_s or 300)
-    try:
-        while True:
-            try:
-                update = streams.queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise OperationFailed(
-                    f"the old {kind[1]} {plan.names.workload} is still being deleted", reason="Deleting"
-                ) from None
-            if (update.kind == "sync" and not update.items) or update.event_type == "DELETED":
-                return
-    finally:
-        streams.stop()
+    workload = ("apps/v1", "StatefulSet") if plan.spec.inference else ("batch/v1", "Job")
+    left = wait_until_gone(
+        kube, plan.namespace, workspace_selector(plan.spec.name), (workload, ("v1", "Pod")), opts.timeout_s or 300
+    )
+    if left:
+        raise OperationFailed(f"still being deleted: {', '.join(left)}", reason="Deleting")
 
 
 def _cleanup(kube: Kube, plan: Plan, progress: Progress, pool_ops: Any) -> None:
