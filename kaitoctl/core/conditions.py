@@ -386,3 +386,19 @@ def scheduler_message(events: Iterable[Obj], pod_name: str) -> str | None:
         if newest is None or stamp >= newest[0]:
             newest = (stamp, str(event.get("message") or event.get("note") or ""))
     return newest[1] if newest else None
+
+
+def workload_warning(events: Iterable[Obj], workload: str) -> tuple[str, str] | None:
+    """The newest FailedCreate warning on the StatefulSet or Job itself (quota, admission, a missing claim):
+    (reason, message), or None."""
+    newest: tuple[str, str, str] | None = None
+    for event in events:
+        obj = event.get("involvedObject") or {}
+        if obj.get("name") != workload or obj.get("kind") not in ("StatefulSet", "Job"):
+            continue
+        if event.get("reason") not in ("FailedCreate", "FailedCreatePodSandBox"):
+            continue
+        stamp = str(event.get("lastTimestamp") or event.get("eventTime") or "")
+        if newest is None or stamp >= newest[0]:
+            newest = (stamp, str(event.get("reason")), str(event.get("message", "")))
+    return (newest[1], newest[2]) if newest else None

@@ -11,13 +11,14 @@ import collections
 import re
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kaitoctl.adapters.k8s import Kube, resource_path
 from kaitoctl.core import conditions as cond
 from kaitoctl.core.conditions import Diagnosis, PlacementInfo
 from kaitoctl.core.errors import KaitoctlError, OperationFailed, WaitTimeout
+from kaitoctl.core.naming import WORKSPACE_LABEL
 from kaitoctl.ops.progress import Progress
 from kaitoctl.ops.watch import Cache, Streams, StreamSpec, Update, drain
 
@@ -56,10 +57,7 @@ class WaitTarget:
 
 @dataclass
 class WaitOutcome:
-    pods: list[dict[str, Any]] = field(default_factory=list)
-    workload: dict[str, Any] | None = None
-    training_step: tuple[int, int] | None = None
-    log_tail: list[str] = field(default_factory=list)
+    training_step: tuple[int, int] | None = None  # the last "step n/N" the trainer printed
 
 
 class Waiter:
@@ -75,7 +73,7 @@ class Waiter:
             StreamSpec(
                 "pods",
                 resource_path("v1", "Pod", target.namespace),
-                label_selector=f"kaitoctl.io/workspace={target.name}",
+                label_selector=f"{WORKSPACE_LABEL}={target.name}",
             ),
             StreamSpec(
                 "workload",
@@ -129,7 +127,7 @@ class Waiter:
         self.progress.fail(phase, diag.reason, diag.message)
         where = f" (pod {diag.pod}" + (f", container {diag.container})" if diag.container else ")") if diag.pod else ""
         lines = self._log_tail(diag)
-        details = [f"log: {line}" for line in lines[-20:]]
+        details = [f"log: {line}" for line in lines]
         return OperationFailed(
             f"{diag.reason}: {diag.message}{where}",
             reason=diag.reason,
@@ -147,20 +145,6 @@ class Waiter:
 
         self.log_thread = threading.Thread(target=run, name="training-log", daemon=True)
         self.log_thread.start()
-
-    def _warning_event(self) -> tuple[str, str] | None:
-        """The newest FailedCreate-style warning on the workload itself."""
-        newest: tuple[str, str, str] | None = None
-        for event in self.cache.items("events"):
-            obj = event.get("involvedObject") or {}
-            if obj.get("name") != self.t.name or obj.get("kind") not in ("StatefulSet", "Job"):
-                continue
-            if event.get("reason") not in ("FailedCreate", "FailedCreatePodSandBox"):
-                continue
-            stamp = str(event.get("lastTimestamp") or event.get("eventTime") or "")
-            if newest is None or stamp >= newest[0]:
-                newest = (stamp, str(event.get("reason")), str(event.get("message", "")))
-        return (newest[1], newest[2]) if newest else None
 
     # -- the loop -------------------------------------------------------------------------------------------------
 
@@ -203,7 +187,7 @@ class Waiter:
                     if inf.true:
                         self.progress.done(cond.INFERENCE_READY, inf.reason, inf.message)
                         self.progress.done(cond.WORKSPACE_SUCCEEDED, "workspaceSucceeded", inf.message)
-                        return WaitOutcome(pods=pods, workload=workload)
+                        return WaitOutcome()
                     line = (inf.reason, inf.message)
                 else:
                     js = cond.job_started(workload, pods)
@@ -218,9 +202,7 @@ class Waiter:
                                 self._follow_training_log(running["metadata"]["name"])
                     if cond.job_succeeded(workload):
                         self.progress.done(cond.WORKSPACE_SUCCEEDED, "workspaceSucceeded", "tuning finished")
-                        return WaitOutcome(
-                            pods=pods, workload=workload, training_step=self.step, log_tail=list(self.log_tail)
-                        )
+                        return WaitOutcome(training_step=self.step)
                     line = (js.reason, js.message) if not js.true else ("Training", "the trainer is running")
                     if js.true and self.step is not None:
                         line = ("Training", f"step {self.step[0]}/{self.step[1]}")
@@ -247,7 +229,7 @@ class Waiter:
                     last_reason = f"{diag.reason}: {diag.message}"
                     if self.progress.is_done(cond.RESOURCE_READY):  # while nodes come up, pending pods are expected
                         line = (diag.reason, diag.message)
-                warning = self._warning_event()
+                warning = cond.workload_warning(self.cache.items("events"), t.name)
                 if warning is not None and not pods:
                     if self.failed_create_since is None:
                         self.failed_create_since = now
