@@ -189,21 +189,26 @@ class Aks:
         )
         return _as_dict(result)
 
+    def list_clusters(self) -> list[dict[str, Any]]:
+        """Every AKS cluster of the subscription (to find the one a kube context points at)."""
+        return [
+            _as_dict(c)
+            for c in self._call("listing AKS clusters", lambda: list(self.containers.managed_clusters.list()))
+        ]
+
     def get_pool(self, name: str) -> dict[str, Any] | None:
         from azure.core.exceptions import ResourceNotFoundError
 
         t = self.target
-        try:
-            result = self.containers.agent_pools.get(t.resource_group, t.cluster, name)
-        except ResourceNotFoundError:
-            return None
-        except Exception as exc:
-            from azure.core.exceptions import AzureError
 
-            if isinstance(exc, AzureError):
-                raise cloud_error(exc, f"reading agent pool {name}") from None
-            raise
-        return _as_dict(result)
+        def read() -> dict[str, Any] | None:
+            try:
+                return _as_dict(self.containers.agent_pools.get(t.resource_group, t.cluster, name))
+            except ResourceNotFoundError:
+                return None
+
+        result: dict[str, Any] | None = self._call(f"reading agent pool {name}", read)
+        return result
 
     def begin_put_pool(self, name: str, body: dict[str, Any]) -> Any:
         t = self.target

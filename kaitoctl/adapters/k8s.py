@@ -8,7 +8,6 @@ and server-side apply, watches and logs work for every kind the same way.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +87,6 @@ class Kube:
     def __init__(self, api: k8s_client.ApiClient, context: KubeContext) -> None:
         self.api = api
         self.context = context
-        self._lock = threading.Lock()
 
     # -- connection ---------------------------------------------------------------------------------------------
 

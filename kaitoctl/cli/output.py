@@ -32,13 +32,6 @@ def stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-@cache
-def stdout() -> Console:
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=True)
-
-
 def check_output_format(value: str | None, allowed: tuple[str, ...] = OUTPUT_FORMATS) -> str | None:
     if value is not None and value not in allowed:
         raise InvalidInput("--output", f"unknown format {value!r}", f"use one of: {', '.join(allowed)}")
@@ -177,11 +170,9 @@ def print_plan(plan: Plan, objects: list[dict[str, Any]], *, pool_action: str | 
         note(message)
 
 
-def print_result(result: dict[str, Any], *, json_output: bool, into: dict[str, Any] | None) -> None:
+def print_result(result: dict[str, Any], *, json_output: bool) -> None:
     """The end of a real run: the JSON object on stdout with -o json, else a short summary on stderr."""
     if json_output:
-        if into is not None and into is not result:
-            into.update(result)
         print_json(result)
         return
     console = stderr()

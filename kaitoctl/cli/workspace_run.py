@@ -114,4 +114,4 @@ def execute(spec: WorkspaceSpec, opts: RunOptions) -> None:
         result = run_workspace(spec, opts, catalog, reporter)
     finally:
         reporter.close()
-    output.print_result(result, json_output=opts.output == "json", into=opts.result)
+    output.print_result(result, json_output=opts.output == "json")

@@ -326,7 +326,6 @@ def build_plan(
     elif mode == "nodes":
         node_names = tuple(spec.resource.preferred_nodes)
         affinity["kubernetes.io/hostname"] = node_names
-        nodes = min(nodes, len(node_names)) if spec.inference is not None and runtime == "transformers" else nodes
     placement = Placement(
         mode=mode,
         nodes=nodes,

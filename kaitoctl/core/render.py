@@ -47,17 +47,8 @@ def yaml_scalar(value: Any) -> str:
     """Any value as a self-delimiting YAML flow node. Strings always come out double-quoted."""
     if isinstance(value, jinja2.Undefined):
         raise jinja2.UndefinedError("undefined template value")
-    if isinstance(value, RawYaml):
-        return value.text
     text = json.dumps(value, ensure_ascii=False, sort_keys=False)
     return _NEEDS_ESCAPE.sub(_escape_char, text)
-
-
-class RawYaml:
-    """Template text that is already YAML (constants only; never user input)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +223,7 @@ def _inference_context(plan: Plan, catalog: Catalog) -> dict[str, Any]:
                 {
                     "name": adapter.name,
                     "volume": k8s_name("adapter-volume", adapter.name),
-                    "entry": {"name": k8s_name("adapter-volume", adapter.name), **(adapter.volume or {})},
+                    "source": adapter.volume or {},
                     "mount": f"/mnt/adapter/{adapter.name}",
                 }
             )

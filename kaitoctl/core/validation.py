@@ -6,11 +6,11 @@ things that are legal but unwise come back as warnings.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -162,13 +162,13 @@ def effective_labels(spec: WorkspaceSpec) -> tuple[dict[str, str], list[str]]:
     return kept, warnings
 
 
-@dataclass
+@dataclasses.dataclass
 class Findings:
     """What validation found besides hard errors. `blockers` do not stop a dry run (so Kaito examples with
     placeholders still render) but stop a real apply before anything is written."""
 
-    warnings: list[str] = field(default_factory=list)
-    blockers: list[InvalidInput] = field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    blockers: list[InvalidInput] = dataclasses.field(default_factory=list)
 
 
 def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:

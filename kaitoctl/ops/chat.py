@@ -74,14 +74,13 @@ def find_workspace(kube: Kube, namespace: str, name: str | None) -> WorkspaceSta
     )
 
 
-def _ready_pod(kube: Kube, namespace: str, workspace: str) -> str:
-    from kaitoctl.adapters.k8s import resource_path
-
-    pods, _ = kube.list(resource_path("v1", "Pod", namespace), label_selector=f"kaitoctl.io/workspace={workspace}")
-    ready = sorted(p["metadata"]["name"] for p in pods if cond.pod_ready(p) and p["status"].get("phase") == "Running")
+def _ready_pod(status: WorkspaceStatus) -> str:
+    ready = sorted(
+        p["metadata"]["name"] for p in status.pods if cond.pod_ready(p) and p["status"].get("phase") == "Running"
+    )
     if not ready:
-        raise OperationFailed(f"workspace {workspace} has no ready pod", reason="NotReady", hint="`kaitoctl status`")
-    leader = f"{workspace}-0"  # multi-node: pod 0 serves
+        raise OperationFailed(f"workspace {status.name} has no ready pod", reason="NotReady", hint="`kaitoctl status`")
+    leader = f"{status.name}-0"  # multi-node: pod 0 serves
     return leader if leader in ready else ready[0]
 
 
@@ -124,13 +123,13 @@ def open_session(
         kube = cluster.connect(kubeconfig, context)
         ns = cluster.resolve_namespace(kube, namespace)
         status = find_workspace(kube, ns, workspace)
-        record = cluster.get_record(kube, ns, f"{status.name}-workspace")
-        if record is not None and record.spec.inference is not None:
-            adapters = [a.name for a in record.spec.inference.adapters]
+        spec = status.record.spec
+        if spec.inference is not None:
+            adapters = [a.name for a in spec.inference.adapters]
             from kaitoctl.core.catalog import load_catalog
 
-            base = load_catalog().resolve_preset(record.spec.preset).served_name
-        pod = _ready_pod(kube, ns, status.name)
+            base = load_catalog().resolve_preset(spec.preset).served_name
+        pod = _ready_pod(status)
         from kaitoctl.adapters.portforward import LocalForward
 
         forward = stack.enter_context(LocalForward(kube, ns, pod, SERVER_PORT))

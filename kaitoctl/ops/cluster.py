@@ -10,11 +10,10 @@ from typing import Any
 from kaitoctl.adapters.k8s import Kube, resource_path
 from kaitoctl.core.conditions import PlacementInfo
 from kaitoctl.core.naming import (
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
     PLACEMENT_ANNOTATION,
     RECORD_KIND_LABEL,
     SPEC_ANNOTATION,
+    ownership_selector,
 )
 from kaitoctl.core.spec import WorkspaceSpec, spec_from_record
 
@@ -79,7 +78,7 @@ def parse_record(obj: dict[str, Any]) -> WorkspaceRecord | None:
 def list_records(kube: Kube, namespace: str | None) -> list[WorkspaceRecord]:
     """All kaitoctl workspaces in a namespace (None: all namespaces), one list call."""
     path = resource_path("v1", "ConfigMap", namespace)
-    items, _ = kube.list(path, label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY},{RECORD_KIND_LABEL}=workspace")
+    items, _ = kube.list(path, label_selector=f"{ownership_selector()},{RECORD_KIND_LABEL}=workspace")
     records = [r for r in map(parse_record, items) if r is not None]
     return sorted(records, key=lambda r: (r.namespace, r.name))
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from kaitoctl.adapters.k8s import Kube, resource_path
 from kaitoctl.core.errors import InvalidInput, NotFound
-from kaitoctl.core.naming import MANAGED_BY, MANAGED_BY_LABEL, WORKSPACE_LABEL
+from kaitoctl.core.naming import WORKSPACE_LABEL, ownership_selector
 from kaitoctl.ops.cluster import WorkspaceRecord, list_records
 from kaitoctl.ops.options import RunOptions
 from kaitoctl.ops.progress import Progress
@@ -88,7 +88,7 @@ _KINDS = (
 def delete_workspace_objects(kube: Kube, namespace: str, name: str, *, keep_adapter_volume: bool = False) -> list[str]:
     """Delete every object kaitoctl created for a workspace, found by its labels. Pods go with their
     StatefulSet or Job (background propagation). Returns what was deleted."""
-    selector = workspace_selector(name)
+    selector = ownership_selector(name)
     deleted: list[str] = []
     for api_version, kind in _KINDS:
         if kind == "Pod" or (keep_adapter_volume and kind == "PersistentVolumeClaim"):
@@ -98,10 +98,6 @@ def delete_workspace_objects(kube: Kube, namespace: str, name: str, *, keep_adap
             if kube.delete(resource_path(api_version, kind, namespace, item["metadata"]["name"])):
                 deleted.append(f"{kind}/{item['metadata']['name']}")
     return deleted
-
-
-def workspace_selector(name: str) -> str:
-    return f"{MANAGED_BY_LABEL}={MANAGED_BY},{WORKSPACE_LABEL}={name}"
 
 
 def wait_until_gone(
@@ -151,9 +147,7 @@ def delete_targets(kube: Kube, namespace: str, names: list[str], all_: bool) -> 
     if all_:
         found = {
             (obj["metadata"].get("labels") or {}).get(WORKSPACE_LABEL)
-            for obj in kube.list(
-                resource_path("v1", "ConfigMap", namespace), label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}"
-            )[0]
+            for obj in kube.list(resource_path("v1", "ConfigMap", namespace), label_selector=ownership_selector())[0]
         }
         names = sorted({*records, *(n for n in found if n)})
     missing = [n for n in names if n not in records]
@@ -206,7 +200,7 @@ def delete_workspaces(
                 progress.update(phase, "Waiting", "still there: " + ", ".join(left[:6]))
 
             left = wait_until_gone(
-                kube, target.namespace, workspace_selector(target.name), _KINDS, timeout, on_left=still_there
+                kube, target.namespace, ownership_selector(target.name), _KINDS, timeout, on_left=still_there
             )
             if left:
                 progress.warn(f"{target.name}: still terminating after {timeout:.0f}s: {', '.join(left[:6])}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -84,16 +85,17 @@ def resolve_target(opts: RunOptions, kube: Kube | None) -> AksTarget | None:
         # The kube context points at an AKS API server: find the cluster by its FQDN (one ARM list call).
         aks = Aks(AksTarget(subscription, resource_group or "", cluster or "", cloud, endpoint, ca_bundle))
         host = urlparse(server).hostname or ""
-        clusters = aks._call(
-            "listing AKS clusters", lambda: [c.as_dict() for c in aks.containers.managed_clusters.list()]
-        )
-        for found in clusters:
+        for found in aks.list_clusters():
             props = found.get("properties") or found
-            fqdns = {props.get("fqdn"), props.get("privateFQDN"), props.get("azurePortalFQDN")}
-            if host in fqdns:
-                rg = str(found.get("id", "")).split("/resourcegroups/")[-1].split("/resourceGroups/")[-1].split("/")[0]
+            if host in {props.get("fqdn"), props.get("privateFQDN"), props.get("azurePortalFQDN")}:
+                group = re.search(r"/resourcegroups/([^/]+)/", str(found.get("id", "")), re.IGNORECASE)
                 return AksTarget(
-                    subscription, resource_group or rg, cluster or str(found.get("name")), cloud, endpoint, ca_bundle
+                    subscription,
+                    resource_group or (group.group(1) if group else ""),
+                    cluster or str(found.get("name")),
+                    cloud,
+                    endpoint,
+                    ca_bundle,
                 )
     raise InvalidInput(
         "--resource-group" if cluster else "--cluster",

@@ -65,13 +65,9 @@ class Progress:
     def _push(self) -> None:
         self.reporter.phases([self.records[n] for n in self.order])
 
-    def add(self, name: str, before: str | None = None) -> None:
-        if name in self.records:
-            return
-        self.records[name] = PhaseRecord(name)
-        if before in self.order:
-            self.order.insert(self.order.index(before), name)
-        else:
+    def add(self, name: str) -> None:
+        if name not in self.records:
+            self.records[name] = PhaseRecord(name)
             self.order.append(name)
 
     def start(self, name: str, message: str = "") -> None:
@@ -132,14 +128,3 @@ class Progress:
     def to_list(self) -> list[dict[str, Any]]:
         now = self.clock()
         return [self.records[n].to_dict(now) for n in self.order]
-
-
-class NullReporter:
-    def phases(self, records: list[PhaseRecord]) -> None:
-        pass
-
-    def message(self, level: str, text: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass

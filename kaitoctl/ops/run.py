@@ -19,7 +19,7 @@ from kaitoctl.core import conditions as cond
 from kaitoctl.core.catalog import Catalog, Sku
 from kaitoctl.core.errors import InvalidInput, KaitoctlError, OperationFailed
 from kaitoctl.core.manifests import object_ref
-from kaitoctl.core.naming import WORKSPACE_LABEL
+from kaitoctl.core.naming import WORKSPACE_LABEL, ownership_selector
 from kaitoctl.core.plan import TUNING_OUTPUT_DIR, PlacementMode, Plan, build_plan
 from kaitoctl.core.render import render_plan
 from kaitoctl.core.sizing import readiness_timeout_s
@@ -465,11 +465,11 @@ def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, repor
 
 def _wait_gone(kube: Kube, plan: Plan, opts: RunOptions) -> None:
     """Block until the old workload and its pods are gone (a watch, not polling)."""
-    from kaitoctl.ops.manage import wait_until_gone, workspace_selector
+    from kaitoctl.ops.manage import wait_until_gone
 
     workload = ("apps/v1", "StatefulSet") if plan.spec.inference else ("batch/v1", "Job")
     left = wait_until_gone(
-        kube, plan.namespace, workspace_selector(plan.spec.name), (workload, ("v1", "Pod")), opts.timeout_s or 300
+        kube, plan.namespace, ownership_selector(plan.spec.name), (workload, ("v1", "Pod")), opts.timeout_s or 300
     )
     if left:
         raise OperationFailed(f"still being deleted: {', '.join(left)}", reason="Deleting")

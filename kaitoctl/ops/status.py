@@ -9,22 +9,45 @@ from typing import Any
 
 from kaitoctl.adapters.k8s import Kube, resource_path
 from kaitoctl.core import conditions as cond
-from kaitoctl.core.naming import MANAGED_BY, MANAGED_BY_LABEL, WORKSPACE_LABEL
+from kaitoctl.core.naming import RECORD_KIND_LABEL, WORKSPACE_LABEL, ownership_selector
 from kaitoctl.ops.cluster import WorkspaceRecord, list_records
 
 
 @dataclass
 class WorkspaceStatus:
-    name: str
-    namespace: str
-    mode: str
-    preset: str
-    instance_type: str
+    record: WorkspaceRecord
     conditions: dict[str, cond.Condition]
     state: str
-    created: str
     diagnosis: cond.Diagnosis | None
-    output: dict[str, Any] | None
+    pods: list[dict[str, Any]]  # this workspace's pods, from the same list call
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def namespace(self) -> str:
+        return self.record.namespace
+
+    @property
+    def mode(self) -> str:
+        return self.record.mode
+
+    @property
+    def preset(self) -> str:
+        return self.record.spec.preset
+
+    @property
+    def instance_type(self) -> str:
+        return self.record.spec.resource.instance_type or ""
+
+    @property
+    def created(self) -> str:
+        return self.record.created
+
+    @property
+    def output(self) -> dict[str, Any] | None:
+        return self.record.status.get("output")
 
     def column(self, kind: str) -> str:
         found = self.conditions.get(kind)
@@ -106,18 +129,7 @@ def compute_status(
             else:
                 state = "Running" if conditions[cond.JOB_STARTED].true else "Pending"
     diagnosis = None if state in ("Ready", "Succeeded") else cond.diagnose(spec.mode, workload, mine, record.name)
-    return WorkspaceStatus(
-        name=record.name,
-        namespace=record.namespace,
-        mode=spec.mode,
-        preset=spec.preset,
-        instance_type=spec.resource.instance_type or "",
-        conditions=conditions,
-        state=state,
-        created=record.created,
-        diagnosis=diagnosis,
-        output=record.status.get("output"),
-    )
+    return WorkspaceStatus(record, conditions, state, diagnosis, mine)
 
 
 def collect(kube: Kube, namespace: str | None, name: str | None = None) -> list[WorkspaceStatus]:
@@ -127,7 +139,7 @@ def collect(kube: Kube, namespace: str | None, name: str | None = None) -> list[
         records = [r for r in records if r.name == name]
     if not records:
         return []
-    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+    selector = ownership_selector()
     workloads: dict[str, dict[str, Any]] = {}
     for api_version, kind in (("apps/v1", "StatefulSet"), ("batch/v1", "Job")):
         items, _ = kube.list(resource_path(api_version, kind, namespace), label_selector=selector)
@@ -147,12 +159,12 @@ def watch_statuses(kube: Kube, namespace: str | None, name: str | None) -> Itera
     from kaitoctl.ops.cluster import parse_record
     from kaitoctl.ops.watch import Cache, Streams, StreamSpec, drain
 
-    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+    selector = ownership_selector()
     specs = [
         StreamSpec(
             "records",
             resource_path("v1", "ConfigMap", namespace),
-            label_selector=f"{selector},kaitoctl.io/record=workspace",
+            label_selector=f"{selector},{RECORD_KIND_LABEL}=workspace",
         ),
         StreamSpec("sts", resource_path("apps/v1", "StatefulSet", namespace), label_selector=selector),
         StreamSpec("jobs", resource_path("batch/v1", "Job", namespace), label_selector=selector),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kaitoctl.adapters.k8s import resource_path
 from kaitoctl.core.conditions import job_succeeded
 from kaitoctl.core.errors import InvalidInput, NotFound
-from kaitoctl.core.naming import MANAGED_BY, MANAGED_BY_LABEL
+from kaitoctl.core.naming import ownership_selector
 from kaitoctl.core.spec import Adapter
 from kaitoctl.ops import cluster
 from kaitoctl.ops.cluster import WorkspaceRecord
@@ -29,7 +29,7 @@ def tuned_base_and_adapter(opts: RunOptions, namespace: str | None, name: str | 
     kube = cluster.connect(opts.kubeconfig, opts.context)
     ns = cluster.resolve_namespace(kube, namespace)
     records = [r for r in cluster.list_records(kube, ns) if r.mode == "tuning"]
-    jobs, _ = kube.list(resource_path("batch/v1", "Job", ns), label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}")
+    jobs, _ = kube.list(resource_path("batch/v1", "Job", ns), label_selector=ownership_selector())
     succeeded_jobs = {j["metadata"]["name"] for j in jobs if job_succeeded(j)}
     done = [r for r in records if r.status.get("state") == "Succeeded" or r.name in succeeded_jobs]
     done.sort(key=lambda r: str(r.status.get("finishedAt") or r.created), reverse=True)

@@ -418,8 +418,7 @@ def test_delete_removes_everything_and_needs_yes_without_a_tty(cluster: Any, nam
     assert refused.returncode == 2 and "-y" in refused.stderr
     run(["delete", "phi-3-mini-128k-instruct", "-n", namespace, "-y"], env).check()
     left = objects_in(cluster, namespace)
-    assert not any("phi-3-mini-128k-instruct-" not in k and k.endswith("/phi-3-mini-128k-instruct") for k in left)
-    assert all("tuning" in k for k in left)
+    assert left and all("tuning" in k for k in left)  # only the other workspace is left
     run(["delete", "--all", "-n", namespace, "-y", "-o", "json"], env).check()
     assert objects_in(cluster, namespace) == {}
     missing = run(["delete", "nope", "-n", namespace, "-y"], env)
