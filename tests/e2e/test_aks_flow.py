@@ -28,9 +28,8 @@ def env(cluster: Any, emu: Any) -> dict[str, str]:
 
 
 def _nodes_of(cluster: Any, pool: str) -> list[Any]:
-    from kubernetes import client
 
-    core = client.CoreV1Api(cluster.api_client())
+    core = cluster.core()
     return core.list_node(label_selector=f"kubernetes.azure.com/agentpool={pool}").items
 
 
@@ -56,7 +55,7 @@ def test_deploy_creates_a_pool_and_lands_on_its_nodes(cluster: Any, namespace: s
     assert len(nodes) == 1 and nodes[0].status.allocatable["nvidia.com/gpu"] == "1"  # after the device plugin ran
     from kubernetes import client
 
-    pods = client.CoreV1Api(cluster.api_client()).list_namespaced_pod(namespace).items
+    pods = cluster.core().list_namespaced_pod(namespace).items
     assert [p.spec.node_name for p in pods] == [nodes[0].metadata.name]
     ds = client.AppsV1Api(cluster.api_client()).list_daemon_set_for_all_namespaces(
         field_selector="metadata.name=nvidia-device-plugin-daemonset"

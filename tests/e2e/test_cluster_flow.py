@@ -40,9 +40,8 @@ def _deploy(node: str, namespace: str, *extra: str) -> list[str]:
 
 
 def _pods(cluster: Any, namespace: str) -> list[Any]:
-    from kubernetes import client
 
-    return client.CoreV1Api(cluster.api_client()).list_namespaced_pod(namespace).items
+    return cluster.core().list_namespaced_pod(namespace).items
 
 
 # ---- deploy ------------------------------------------------------------------------------------------------------
@@ -291,7 +290,7 @@ def test_apply_v1alpha1_cookbook_yaml(cluster: Any, namespace: str, env: dict[st
     try:
         from kubernetes import client
 
-        client.CoreV1Api(cluster.api_client()).create_namespaced_secret(
+        cluster.core().create_namespaced_secret(
             namespace,
             {
                 "metadata": {"name": "acr-push"},
@@ -330,9 +329,8 @@ def test_sigint_while_waiting_then_rerun_converges(cluster: Any, namespace: str,
     assert result.returncode == 130, result.stderr
     assert "re-run the same command" in result.stderr
     cluster.clear_pod_behaviors(namespace)
-    from kubernetes import client
 
-    client.CoreV1Api(cluster.api_client()).delete_namespaced_pod("phi-3-mini-128k-instruct-0", namespace)
+    cluster.core().delete_namespaced_pod("phi-3-mini-128k-instruct-0", namespace)
     run(_deploy(gpu_node, namespace), env, timeout=120).check()
     kinds = sorted(k.split("/")[0] for k in objects_in(cluster, namespace))
     assert kinds == ["ConfigMap", "Pod", "Service", "Service", "StatefulSet"]  # no duplicates
@@ -359,9 +357,8 @@ def test_api_server_restart_during_a_wait(cluster: Any, namespace: str, env: dic
     time.sleep(1)
     cluster.start_apiserver()
     cluster.clear_pod_behaviors(namespace)
-    from kubernetes import client
 
-    client.CoreV1Api(cluster.api_client()).delete_namespaced_pod("phi-3-mini-128k-instruct-0", namespace)
+    cluster.core().delete_namespaced_pod("phi-3-mini-128k-instruct-0", namespace)
     result = proc.finish(timeout=90)
     assert result.returncode == 0, result.stderr
     assert "WorkspaceSucceeded True" in re.sub(r"\s+", " ", result.stderr)
@@ -412,8 +409,9 @@ def test_logs_pick_the_server_and_follow(cluster: Any, namespace: str, env: dict
 
 
 def test_delete_removes_everything_and_needs_yes_without_a_tty(cluster: Any, namespace: str, env: dict[str, str], gpu_node: str) -> None:
+    # a finished tuning run (its Job kept) and an inference workspace on the freed GPU
+    run(["tune", "phi-3", "--method", "qlora", "--node", gpu_node, "-n", namespace, "--cleanup", "never"], env).check()
     run(_deploy(gpu_node, namespace), env).check()
-    run(["tune", "phi-3", "--method", "qlora", "--node", gpu_node, "-n", namespace, "--cleanup", "never"], env)
     refused = run(["delete", "phi-3-mini-128k-instruct", "-n", namespace], env, stdin="")
     assert refused.returncode == 2 and "-y" in refused.stderr
     run(["delete", "phi-3-mini-128k-instruct", "-n", namespace, "-y"], env).check()
@@ -448,7 +446,6 @@ def test_dry_run_output_is_accepted_by_kubectl(cluster: Any, namespace: str, env
 
 
 def test_sigint_before_the_job_starts_then_rerun_converges(cluster: Any, namespace: str, env: dict[str, str], gpu_node: str) -> None:
-    from kubernetes import client
 
     cluster.set_pod_behavior(namespace, "container-creating")
     args = ["tune", "phi-3", "--method", "qlora", "--node", gpu_node, "-n", namespace, "--no-progress"]
@@ -458,7 +455,7 @@ def test_sigint_before_the_job_starts_then_rerun_converges(cluster: Any, namespa
     result = proc.finish()
     assert result.returncode == 130 and "interrupted during JobStarted" in result.stderr
     cluster.clear_pod_behaviors(namespace)
-    core = client.CoreV1Api(cluster.api_client())
+    core = cluster.core()
     for pod in core.list_namespaced_pod(namespace).items:  # an event, so kwok looks at the pod again
         core.patch_namespaced_pod(pod.metadata.name, namespace, {"metadata": {"annotations": {"nudge": "1"}}})
     assert run([*args, "-o", "json"], env, timeout=120).check().json()["state"] == "Succeeded"

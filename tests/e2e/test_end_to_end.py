@@ -29,9 +29,8 @@ def env(cluster: Any, emu: Any, tmp_path: Path) -> dict[str, str]:
 
 
 def _nodes(cluster: Any, pool: str) -> list[Any]:
-    from kubernetes import client
 
-    return client.CoreV1Api(cluster.api_client()).list_node(label_selector=f"kubernetes.azure.com/agentpool={pool}").items
+    return cluster.core().list_node(label_selector=f"kubernetes.azure.com/agentpool={pool}").items
 
 
 def test_tune_deploy_chat_delete(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
@@ -67,7 +66,7 @@ def test_tune_deploy_chat_delete(cluster: Any, namespace: str, emu: Any, env: di
 def test_the_cookbook_workspace_yaml(cluster: Any, namespace: str, emu: Any, env: dict[str, str], tmp_path: Path) -> None:
     from kubernetes import client
 
-    client.CoreV1Api(cluster.api_client()).create_namespaced_secret(
+    cluster.core().create_namespaced_secret(
         namespace,
         {"metadata": {"name": "acr-push"}, "type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": "eyJhdXRocyI6e319"}},
     )

@@ -397,11 +397,10 @@ def test_python_port_forward_has_no_eof_after_target_closes(cluster: LocalCluste
                                                             http_server: LocalHTTPServer) -> None:
     """Documents a property of the v4.channel.k8s.io WebSocket protocol (kubelet and kwok alike): when the
     target closes its connection, the client is not told; reading to EOF blocks. Use Content-Length/chunking."""
-    from kubernetes import client
     from kubernetes.stream import portforward
 
     pod = _serving_pod(cluster, namespace, http_server)
-    core = client.CoreV1Api(cluster.api_client())
+    core = cluster.core()
     pf = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports="5000")
     sock = pf.socket(5000)
     sock.settimeout(3)
