@@ -4,8 +4,6 @@ OpenAPI schema validation of every object, and hostile input that must stay insi
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -16,10 +14,9 @@ from kaitoctl.core.builders import spec_from_kaito
 from kaitoctl.core.manifests import to_json, to_yaml
 from kaitoctl.core.render import render_template, script, yaml_scalar
 from kaitoctl.core.spec import spec_from_record
+from tests.unit.golden import GOLDEN, SPEC_PLACEHOLDER, workloads_only
 from tests.unit.helpers import FIXTURES, by_kind, catalog, deploy_spec, one, render, tune_spec
 
-GOLDEN = Path(__file__).resolve().parent.parent / "golden"
-UPDATE = os.environ.get("KAITOCTL_UPDATE_GOLDEN") == "1"
 K8S_SCHEMA_VERSION = "1.36.0"
 
 
@@ -54,14 +51,7 @@ def _tuning_spec(method: str, input_kind: str, output_kind: str):  # type: ignor
 
 
 def _check_golden(name: str, objects: list[dict[str, Any]]) -> None:
-    path = GOLDEN / name
-    text = to_yaml(objects)
-    if UPDATE or not path.exists():
-        if not UPDATE:
-            pytest.fail(f"missing golden file {path}; run with KAITOCTL_UPDATE_GOLDEN=1 and review the diff")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} differs from its golden file (KAITOCTL_UPDATE_GOLDEN=1 to accept)"
+    GOLDEN.check(name, objects)
 
 
 def _schema_valid(objects: list[dict[str, Any]]) -> None:
@@ -98,20 +88,44 @@ def test_tuning_golden_and_schema(method: str, input_kind: str, output_kind: str
     assert bool(by_kind(objects, "PersistentVolumeClaim")) == (output_kind == "default")
 
 
-@pytest.mark.parametrize(
-    ("label", "spec_kwargs"),
-    [
-        (
-            "adapters",
-            {
-                "adapters": ["phi-3-adapter=myacr.azurecr.io/adapters/phi-3:0.0.1", "tuned=pvc:tuned-adapter"],
-                "image_pull_secrets": ["acr-pull"],
-            },
-        ),
-        ("max-model-len", {"max_model_len": 131072}),
-        ("existing-nodes", {"nodes": ["gpu-node-1", "gpu-node-2"], "labels": ["apps=phi-3"]}),
-    ],
+INFERENCE_VARIANTS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "adapters",
+        {
+            "adapters": ["phi-3-adapter=myacr.azurecr.io/adapters/phi-3:0.0.1", "tuned=pvc:tuned-adapter"],
+            "image_pull_secrets": ["acr-pull"],
+        },
+    ),
+    ("max-model-len", {"max_model_len": 131072}),
+    ("existing-nodes", {"nodes": ["gpu-node-1", "gpu-node-2"], "labels": ["apps=phi-3"]}),
+]
+
+# Every golden file a test below reads; test_every_golden_file_is_read fails on any other file in tests/golden.
+GOLDEN.declare(
+    *(f"inference/{p}.{rt}.yaml" for p, rt in _current_presets_and_runtimes()),
+    *(f"tuning/phi-3.{m}.{i}-to-{o}.yaml" for m, i, o in _tuning_matrix()),
+    *(f"inference/variants/phi-3.{label}.yaml" for label, _ in INFERENCE_VARIANTS),
+    "inference/variants/llama-3.3-70b-instruct.multi-node.yaml",
+    "tuning/cookbook-phi-3.yaml",
 )
+
+
+def test_every_golden_file_is_read() -> None:
+    assert GOLDEN.undeclared() == set(), "golden files no test reads (KAITOCTL_UPDATE_GOLDEN=1 deletes them)"
+
+
+def test_goldens_hold_workloads_without_the_record() -> None:
+    objects = render(deploy_spec("phi-3"))
+    kept = workloads_only(objects)
+    assert [o["kind"] for o in objects] == ["ConfigMap", *[o["kind"] for o in kept]]
+    assert objects[0]["metadata"]["labels"]["kaitoctl.io/record"] == "workspace"
+    sts = one(kept, "StatefulSet")
+    assert sts["metadata"]["annotations"]["kaitoctl.io/spec"] == SPEC_PLACEHOLDER
+    # The objects passed in are not changed.
+    assert one(objects, "StatefulSet")["metadata"]["annotations"]["kaitoctl.io/spec"] != SPEC_PLACEHOLDER
+
+
+@pytest.mark.parametrize(("label", "spec_kwargs"), INFERENCE_VARIANTS)
 def test_inference_variants_golden(label: str, spec_kwargs: dict[str, Any]) -> None:
     objects = render(deploy_spec("phi-3", **spec_kwargs))
     _schema_valid(objects)
