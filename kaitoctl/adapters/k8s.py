@@ -21,6 +21,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from kaitoctl import __version__
 from kaitoctl.core.errors import ClusterUnreachable, InvalidInput, NotFound, OperationFailed
+from kaitoctl.core.naming import MANAGED_BY, MANAGED_BY_LABEL
 
 FIELD_MANAGER = "kaitoctl"
 STATUS_FIELD_MANAGER = "kaitoctl-status"
@@ -327,7 +328,7 @@ class Kube:
                 {
                     "apiVersion": "v1",
                     "kind": "Namespace",
-                    "metadata": {"name": namespace, "labels": {"app.kubernetes.io/managed-by": "kaitoctl"}},
+                    "metadata": {"name": namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY}},
                 },
             )
         except OperationFailed as exc:

@@ -31,13 +31,14 @@ def ownership_selector(workspace: str | None = None) -> str:
     return selector
 
 
-def pool_name(namespace: str, workspace: str, salt: int = 0) -> str:
+def pool_name(namespace: str, workspace: str) -> str:
     """A valid AKS agent pool name (^[a-z][a-z0-9]{0,11}$), stable for namespace/workspace.
 
-    'kc' + 10 hex digits of sha256: 40 bits, so collisions are rare; `salt` picks the next candidate when a pool
-    of that name belongs to another workspace (the pool's tags say whose it is).
+    'kc' + 10 hex digits of sha256: 40 bits, so collisions are rare; a pool of that name owned by another workspace
+    is refused by the pool preflight (its tags say whose it is), never silently renamed.
     """
-    digest = hashlib.sha256(f"{namespace}/{workspace}#{salt}".encode()).hexdigest()
+    # "#0" stays in the hashed text so that pools created by earlier versions keep their names.
+    digest = hashlib.sha256(f"{namespace}/{workspace}#0".encode()).hexdigest()
     return "kc" + digest[:10]
 
 

@@ -291,11 +291,12 @@ def _inference_context(plan: Plan, catalog: Catalog) -> dict[str, Any]:
     }
 
 
-_TRAINING_CONFIGS = {
-    # Kaito's lora-params-template / qlora-params-template (kaito.md §5.4), key training_config.yaml.
-    "lora": {
+def _training_config(quantization: dict[str, Any]) -> dict[str, Any]:
+    # Kaito's lora-params-template / qlora-params-template (kaito v0.12.0, charts/kaito/workspace/templates/
+    # lora-params.yaml and qlora-params.yaml), key training_config.yaml: they differ only in QuantizationConfig.
+    return {
         "ModelConfig": {"torch_dtype": "bfloat16", "local_files_only": True, "device_map": "auto"},
-        "QuantizationConfig": {"load_in_4bit": False},
+        "QuantizationConfig": quantization,
         "LoraConfig": {"r": 8, "lora_alpha": 8, "lora_dropout": 0.0},
         "TrainingArguments": {
             "output_dir": TUNING_OUTPUT_DIR,
@@ -305,25 +306,19 @@ _TRAINING_CONFIGS = {
         },
         "DataCollator": {"mlm": True},
         "DatasetConfig": {"shuffle_dataset": True, "train_test_split": 1},
-    },
-    "qlora": {
-        "ModelConfig": {"torch_dtype": "bfloat16", "local_files_only": True, "device_map": "auto"},
-        "QuantizationConfig": {
+    }
+
+
+_TRAINING_CONFIGS = {
+    "lora": _training_config({"load_in_4bit": False}),
+    "qlora": _training_config(
+        {
             "load_in_4bit": True,
             "bnb_4bit_quant_type": "nf4",
             "bnb_4bit_compute_dtype": "bfloat16",
             "bnb_4bit_use_double_quant": True,
-        },
-        "LoraConfig": {"r": 8, "lora_alpha": 8, "lora_dropout": 0.0},
-        "TrainingArguments": {
-            "output_dir": TUNING_OUTPUT_DIR,
-            "ddp_find_unused_parameters": False,
-            "save_strategy": "no",
-            "per_device_train_batch_size": 1,
-        },
-        "DataCollator": {"mlm": True},
-        "DatasetConfig": {"shuffle_dataset": True, "train_test_split": 1},
-    },
+        }
+    ),
 }
 
 
