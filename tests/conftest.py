@@ -10,7 +10,7 @@
   LocalCluster.add_gpu_node / add_cpu_node), deleted after the test.
 
 Tests marked `e2e` SKIP with the reason when the harness is unavailable (binaries not built, no Go). With
-CI=true or KAITOCTL_E2E=required they FAIL instead, so CI cannot pass by skipping.
+CI=true or KAITOCTL_E2E=required (or 1) they FAIL instead, so CI cannot pass by skipping.
 """
 
 from __future__ import annotations
@@ -29,7 +29,28 @@ pytest_plugins = ["tests.harness.aks_fixtures"]
 
 
 def e2e_required() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get("KAITOCTL_E2E") == "required"
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get("KAITOCTL_E2E", "").lower() in (
+        "1",
+        "true",
+        "yes",
+        "required",
+    )
+
+
+def deselects_e2e(markexpr: str) -> bool:
+    """Whether `-m markexpr` leaves out a test marked only `e2e`."""
+    if not markexpr:
+        return False
+    from _pytest.mark.expression import Expression  # pytest's own -m parser (no public equivalent)
+
+    return not Expression.compile(markexpr).evaluate(lambda name, **_: name == "e2e")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # CI cannot pass by leaving the e2e suites out: deselecting them is as much a skip as a missing harness.
+    markexpr = config.getoption("markexpr", default="") or ""
+    if e2e_required() and deselects_e2e(markexpr):
+        raise pytest.UsageError(f"-m {markexpr!r} leaves out the e2e tests, which are required here (CI / KAITOCTL_E2E)")
 
 
 @cache

@@ -59,57 +59,96 @@ def run(args: list[str], env: dict[str, str], *, timeout: float = 180, stdin: st
 
 
 class Background:
-    """A kaitoctl process to interrupt or watch: lines of stderr are read as they come."""
+    """A kaitoctl process to interrupt or watch: lines of stdout and stderr are read as they come."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        import selectors
+
         self.args = args
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kaitoctl", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
             env=env,
             cwd=REPO,
         )
-        self.lines: list[str] = []
-        self.pending = ""
-        self.scanned = 0
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self.lines: list[str] = []  # stderr
+        self.out_lines: list[str] = []  # stdout
+        self._pending = {"stdout": "", "stderr": ""}
+        self._scanned = {"stdout": 0, "stderr": 0}
+        self._open = {"stdout", "stderr"}
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.proc.stdout.fileno(), selectors.EVENT_READ, "stdout")
+        self._selector.register(self.proc.stderr.fileno(), selectors.EVENT_READ, "stderr")
 
-    def wait_for_line(self, needle: str, timeout: float = 60) -> str:
-        """Read stderr (unbuffered, straight from the pipe) until a line contains `needle`."""
-        import selectors
-
-        assert self.proc.stderr is not None
-        fd = self.proc.stderr.fileno()
-        deadline = time.monotonic() + timeout
-        selector = selectors.DefaultSelector()
-        selector.register(fd, selectors.EVENT_READ)
-        for line in self.lines[self.scanned :]:
-            self.scanned += 1
-            if needle in line:
-                return line
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                break
-            data = os.read(fd, 65536)
+    def _read_some(self, timeout: float) -> bool:
+        """Read what is available within `timeout`; False when nothing more can come."""
+        if not self._open:
+            return False
+        for key, _ in self._selector.select(timeout=timeout):
+            stream = key.data
+            data = os.read(key.fd, 65536)
             if not data:
-                break
-            self.pending += data.decode(errors="replace")
-            while "\n" in self.pending:
-                line, self.pending = self.pending.split("\n", 1)
-                self.lines.append(line + "\n")
-            for line in self.lines[self.scanned :]:
-                self.scanned += 1
+                self._selector.unregister(key.fd)
+                self._open.discard(stream)
+                continue
+            self._pending[stream] += data.decode(errors="replace")
+            target = self.out_lines if stream == "stdout" else self.lines
+            while "\n" in self._pending[stream]:
+                line, self._pending[stream] = self._pending[stream].split("\n", 1)
+                target.append(line + "\n")
+        return True
+
+    def wait_for_line(self, needle: str, timeout: float = 60, *, stream: str = "stderr") -> str:
+        """Read until a line of `stream` (after the last one matched there) contains `needle`."""
+        lines = self.out_lines if stream == "stdout" else self.lines
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in lines[self._scanned[stream] :]:
+                self._scanned[stream] += 1
                 if needle in line:
                     return line
-        raise AssertionError(f"no line containing {needle!r} within {timeout}s; got:\n{''.join(self.lines)}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if not self._read_some(min(left, 1.0)):  # both pipes closed: the process is ending
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise AssertionError(
+            f"no {stream} line containing {needle!r} within {timeout}s (exit code {self.proc.poll()}); got:\n"
+            f"--- stderr\n{''.join(self.lines)}\n--- stdout\n{''.join(self.out_lines)}"
+        )
 
     def interrupt(self) -> None:
         self.proc.send_signal(signal.SIGINT)
 
     def finish(self, timeout: float = 60) -> Result:
-        stdout, stderr = self.proc.communicate(timeout=timeout)
-        return Result(self.args, self.proc.returncode, stdout, "".join(self.lines) + self.pending + stderr, 0.0)
+        deadline = time.monotonic() + timeout
+        while self._open and time.monotonic() < deadline:
+            self._read_some(min(deadline - time.monotonic(), 1.0))
+        self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        self._selector.close()
+        return Result(
+            self.args,
+            self.proc.returncode,
+            "".join(self.out_lines) + self._pending["stdout"],
+            "".join(self.lines) + self._pending["stderr"],
+            0.0,
+        )
+
+
+def wait_until(condition: Any, what: str, timeout: float = 60, interval: float = 0.2) -> Any:
+    """Poll `condition()` until it returns something truthy (returned); fail after a generous `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
 
 
 def objects_in(cluster: Any, namespace: str, workspace: str | None = None) -> dict[str, str]:
