@@ -71,7 +71,7 @@ def test_streams_chunk_by_chunk_through_port_forward_and_asks_for_the_adapter(se
     assert text == f"echo: {question}\n"
     # Streamed: the first words were on stdout before the server sent its last chunk (an order of events; the
     # server pauses 1 s between chunks so that a loaded machine cannot blur it).
-    assert pieces[0][0] < server.chunk_times()[-1][0]
+    assert pieces[0][0] < server.chunk_times[-1][0]
     asked = server.completions()
     assert asked[-1]["model"] == "my-adapter" and asked[-1]["stream"] is True
 
@@ -187,7 +187,7 @@ def test_ctrl_c_ends_cleanly(server: ModelServer, deployed: str, env: dict[str, 
         env=env,
         cwd=REPO,
     )
-    wait_until(server.chunk_times, "the first chunk of the answer")  # interrupted mid-stream
+    wait_until(lambda: server.chunk_times, "the first chunk of the answer")  # interrupted mid-stream
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
