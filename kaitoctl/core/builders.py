@@ -22,7 +22,8 @@ from kaitoctl.core.spec import (
 )
 
 KAITO_API_VERSIONS = ("kaito.sh/v1alpha1", "kaito.sh/v1beta1")
-# v1alpha1's kubebuilder default for resource.instanceType (kaito.md §1.2); v1beta1 has none.
+# v1alpha1's kubebuilder default for resource.instanceType; v1beta1 has none
+# (kaito-project/kaito v0.12.0 api/v1alpha1/workspace_types.go).
 V1ALPHA1_DEFAULT_INSTANCE_TYPE = "Standard_NC24ads_A100_v4"
 ADAPTER_PVC_SUFFIX = "-adapter"
 

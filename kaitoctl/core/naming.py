@@ -44,7 +44,8 @@ def pool_name(namespace: str, workspace: str) -> str:
 
 @dataclass(frozen=True)
 class WorkspaceNames:
-    """Object names for one workspace. Kaito's names where Kaito has one (kaito.md §1.1)."""
+    """Object names for one workspace. Kaito's names where Kaito has one (kaito-project/kaito v0.12.0
+    pkg/workspace/manifests/manifests.go)."""
 
     workspace: str
 

@@ -13,7 +13,7 @@ from kaitoctl.core.catalog import Preset, Sku
 
 GIB = 1024**3
 
-# Kaito v0.12 nodesestimator constants (kaito.md §3.4).
+# Kaito's node estimator constants (kaito-project/kaito v0.12.0 pkg/workspace/estimator/nodesestimator/estimator.go).
 WEIGHTS_OVERHEAD = 1.02
 GPU_MEMORY_UTILIZATION = 0.84
 FIXED_RESERVE_GIB = 2.3

@@ -15,7 +15,7 @@ SPEC_VERSION = 1
 
 Source = Literal["flags", "kaito.sh/v1alpha1", "kaito.sh/v1beta1"]
 
-# Kaito annotations kaitoctl understands (kaito.md §1.5).
+# Kaito annotations kaitoctl understands (kaito-project/kaito v0.12.0 api/v1beta1/labels.go).
 ANNOTATION_RUNTIME = "kaito.sh/runtime"
 ANNOTATION_ENABLE_LB = "kaito.sh/enablelb"
 ANNOTATION_BYPASS_CHECKS = "kaito.sh/bypass-resource-checks"

@@ -1,4 +1,6 @@
-"""Validation equal to Kaito's admission webhook (kaito.md §1.6), plus kaitoctl's own rules.
+"""Validation equal to Kaito's admission webhook, plus kaitoctl's own rules.
+
+Kaito's rules: kaito-project/kaito v0.12.0 api/v1beta1/workspace_validation.go.
 
 Runs before anything touches a cluster or Azure. Errors raise InvalidInput (exit 2) naming the field and the fix;
 things that are legal but unwise come back as warnings.
@@ -414,7 +416,10 @@ def _validate_tuning(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, f: F
 
 
 def immutable_changes(old: WorkspaceSpec, new: WorkspaceSpec) -> list[str]:
-    """Changes Kaito's webhook refuses on update (kaito.md §1.6), described for the user."""
+    """Changes Kaito's webhook refuses on update, described for the user.
+
+    kaito-project/kaito v0.12.0 api/v1beta1/workspace_validation.go.
+    """
     changes: list[str] = []
 
     def differs(field_name: str, before: object, after: object) -> None:
@@ -465,7 +470,10 @@ _TRAINING_SECTIONS = {
 
 
 def check_training_config(text: str, method: str) -> str:
-    """Kaito's webhook rules for a user tuning ConfigMap (kaito.md §1.6). Returns the resolved output_dir."""
+    """Kaito's webhook rules for a user tuning ConfigMap; returns the resolved output_dir.
+
+    kaito-project/kaito v0.12.0 api/v1beta1/workspace_validation.go (tuning config checks).
+    """
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError:

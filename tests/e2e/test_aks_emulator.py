@@ -1,5 +1,5 @@
 """The ARM emulator driven by the REAL Azure SDK (azure-mgmt-containerservice, azure-mgmt-compute,
-azure-identity): the wire behaviour and each fault surface as aks.md predicts. Tests that need the Kubernetes side
+azure-identity): the wire behaviour and each fault surface as the SDK sources (azure-core, azure-mgmt-core) predict. Tests that need the Kubernetes side
 effects (nodes, device plugin) use the `cluster` fixture and are also marked e2e.
 """
 
@@ -34,7 +34,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def gpu_pool(count: int = 1, vm_size: str = A100, **props: Any) -> dict[str, Any]:
-    """A PUT body shaped like Kaito's gpu-provisioner's (kaito.md §7.2), plus the explicit mode."""
+    """A PUT body shaped like Kaito's gpu-provisioner's (Azure/gpu-provisioner
+    pkg/providers/instance/instance.go), plus the explicit mode."""
     return {
         "properties": {
             "count": count,
@@ -95,7 +96,7 @@ def test_create_get_list_scale_delete(arm_emulator: ArmEmulator, aks_client: Any
     assert [r["status"] for r in puts] == [201, 200]
     assert puts[0]["user_agent"].startswith("azsdk-python-mgmt-containerservice/")
     assert puts[0]["body"]["properties"]["mode"] == "User"
-    # The SDK re-sends one x-ms-client-request-id on every poll of an LRO (aks.md §3.1).
+    # The SDK re-sends one x-ms-client-request-id on every poll of an LRO (azure-core RequestIdPolicy).
     put_id = puts[0]["client_request_id"]
     polls = [r for r in arm_emulator.requests("GET", "/operations/") if r["client_request_id"] == put_id]
     assert polls and all(r["status"] == 200 for r in polls)
@@ -271,7 +272,7 @@ def test_quota_exceeded_async_from_the_configured_limits(arm_emulator: ArmEmulat
     with pytest.raises(HttpResponseError) as info:
         poller.result()
     err = info.value
-    assert err.status_code == 200  # the operation-status answer (aks.md §7)
+    assert err.status_code == 200  # the operation-status answer (ARMPolling raises on it)
     assert err.error.code == "QuotaExceeded"
     for part in (
         "exceeding approved standardNCADSA100v4Family Cores quota",
@@ -331,7 +332,7 @@ def test_operation_not_allowed_while_an_operation_runs(make_arm_emulator: Any) -
     emu = make_arm_emulator(operation_seconds=1.0)
     client = sdk_client(emu)
     poller = client.agent_pools.begin_create_or_update(RG, CLUSTER, "gpu", gpu_pool())
-    with pytest.raises(ResourceExistsError) as info:  # every 409 maps to ResourceExistsError (aks.md §3.2)
+    with pytest.raises(ResourceExistsError) as info:  # every 409 maps to ResourceExistsError (azure-core error_map)
         client.agent_pools.begin_create_or_update(RG, CLUSTER, "gpu", gpu_pool(count=2))
     assert info.value.status_code == 409
     assert info.value.error.code == "OperationNotAllowed"

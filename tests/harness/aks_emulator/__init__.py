@@ -48,7 +48,8 @@ KAITOCTL_AKS_CLUSTER, KAITOCTL_ARM_ENDPOINT, KAITOCTL_ARM_CA_BUNDLE, KAITOCTL_PR
 BOM, default subscription = the emulator's) and PATH with the fake `az` first.
 
 Clients must poll with `polling_interval=0` (or small): the emulator sends `Retry-After: 0`, which the SDK
-treats as absent and falls back to its 30 s default (aks.md §1).
+treats as absent and falls back to its 30 s default (azure-core 1.41.0 azure/core/polling/base_polling.py,
+get_retry_after).
 """
 
 from tests.harness.aks_emulator.emulator import ArmEmulator

@@ -1,6 +1,6 @@
 """A throwaway CA and a server certificate for 127.0.0.1, made at start-up with `cryptography`.
 
-The real SDK verifies TLS against `connection_verify=<ca.pem>` (aks.md §1), so the leaf needs SANs for both
+The real SDK verifies TLS against `connection_verify=<ca.pem>` (azure-core's RequestsTransport), so the leaf needs SANs for both
 IP:127.0.0.1 and DNS:localhost and the serverAuth EKU. Nothing here is committed: every run makes new keys.
 """
 

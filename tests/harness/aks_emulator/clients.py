@@ -1,4 +1,5 @@
-"""Real Azure SDK clients pointed at an ArmEmulator, set up the way tests need them (aks.md §1)."""
+"""Real Azure SDK clients pointed at an ArmEmulator, set up the way tests need them
+(connection_verify=<ca>, polling_interval=0, retry_total=0: azure-core 1.41.0 pipeline and polling options)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A fake `az` on PATH and an AZURE_CONFIG_DIR, so the REAL azure-identity credentials work offline.
 
 azure-identity's AzureCliCredential runs `az account get-access-token --output json --resource <url>` (plus
-`--tenant`/`--subscription` when set) from /bin with PATH searched for `az` (aks.md §5). The fake answers that
+`--tenant`/`--subscription` when set) from /bin with PATH searched for `az` (azure-identity 1.27.0 _credentials/azure_cli.py). The fake answers that
 and `az account show` from the profile in $AZURE_CONFIG_DIR/azureProfile.json, which starts with a UTF-8 BOM
 like the real CLI's file (Azure/azure-cli#13980). A file `logged-out` beside the script makes it answer like
 an `az` that was never logged in.

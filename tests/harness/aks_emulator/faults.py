@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 FaultKind = Literal["response", "operation", "duration", "expired_token"]
 
-# Real wording, aks.md §3.2 (cilium/cilium#25944). The pool name and state are filled in.
+# Real wording from the cilium/cilium#25944 CI log. The pool name and state are filled in.
 OPERATION_NOT_ALLOWED = (
     "Operation is not allowed: Another agentpool operation ({pool} - {state}) is in progress, please wait "
     "for it to finish before starting a new operation. See https://aka.ms/aks-pending-operation for more "
@@ -36,12 +36,12 @@ THROTTLED = (
     "Number of read requests for subscription '{subscription}' exceeded the limit of '12000' for time "
     "interval '01:00:00'. Please try again after '{retry_after}' seconds."
 )
-# Real wording, aks.md §7 (dotnet/core#8000); note the two spaces before "For more details".
+# Real wording (dotnet/core#8000); note the two spaces before "For more details".
 VM_SIZE_NOT_ALLOWED = (
     "The VM size of AgentPoolProfile:{pool} is not allowed in your subscription in location '{location}'.  "
     "For more details, please visit https://aka.ms/aks/quotas-skus-regions"
 )
-# Real wording, aks.md §7 (Azure/AKS#1444, mspnp/aks-baseline#372).
+# Real wording (Azure/AKS#1444, mspnp/aks-baseline#372).
 SKU_NOT_AVAILABLE = (
     "The requested size for resource '{resource}' is currently not available in location '{location}' zones "
     "'{zones}' for subscription '{subscription}'. Please try another size or deploy to a different location "
@@ -182,7 +182,7 @@ class Fault:
     def sku_not_available(
         cls, *, style: Literal["BadRequest", "SkuNotAvailable"] = "BadRequest", times: int = 1
     ) -> Fault:
-        """The next agent-pool PUT is refused: the size is not offered (400, real wordings of aks.md §7)."""
+        """The next agent-pool PUT is refused: the size is not offered (400, the real wordings above)."""
         return cls(
             kind="response",
             method="PUT",

@@ -4,7 +4,7 @@ plugin.
 - A pool's nodes are built by tests/harness/nodes.py `node_manifest()` (one SKU table for the whole test
 harness)
   with the pool's nodeLabels and nodeTaints. GPU nodes start WITHOUT `nvidia.com/gpu` capacity: AKS installs
-  the NVIDIA driver but not the device plugin (aks.md §7), unless `device_plugin_preinstalled`.
+  the NVIDIA driver but not the device plugin (MicrosoftDocs/azure-aks-docs articles/aks/gpu-cluster.md), unless `device_plugin_preinstalled`.
 - Device plugin simulation: when a Running pod owned by a DaemonSet, with a container image containing
   `k8s-device-plugin`, sits on a GPU node, the node's status gets `nvidia.com/gpu` = the SKU's GPU count in
   capacity and allocatable. That is what the real plugin causes through the kubelet. A watch plus a periodic

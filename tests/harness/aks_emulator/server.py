@@ -339,7 +339,8 @@ class Router:
         size = self.ctx.list_page_size
         body: dict[str, Any] = {"value": pools[skip : skip + size]}
         if skip + size < len(pools):
-            # Absolute, with api-version; the SDK re-adds its own api-version anyway (aks.md §2).
+            # Absolute, with api-version; the SDK re-adds its own api-version anyway
+            # (azure-mgmt-containerservice 41.8.0 operations/_operations.py, list paging).
             body["nextLink"] = (
                 f"{self.ctx.base_url()}{self.state.cluster_id}/agentPools"
                 f"?api-version={req.q('api-version')}&$skipToken={skip + size}"

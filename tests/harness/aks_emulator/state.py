@@ -138,7 +138,8 @@ class Operation:
         if self.end_wall is not None:
             body["endTime"] = utc_iso(self.end_wall)
         if self.status in ("Failed", "Canceled"):
-            # Always present on failure: without it the SDK raises with e.error None (aks.md §3.3 step 6).
+            # Always present on failure: without it the SDK raises with e.error None (azure-mgmt-core 1.6.0
+            # azure/mgmt/core/polling/arm_polling.py; checked with the real SDK against this emulator).
             body["error"] = self.error or {
                 "code": "InternalOperationError",
                 "message": "The operation failed.",
@@ -202,7 +203,8 @@ class ArmState:
 
     @property
     def cluster_id(self) -> str:
-        # AKS returns ids with "resourcegroups" in lower case (spec examples, aks.md §3.1).
+        # AKS returns ids with "resourcegroups" in lower case (Azure/azure-rest-api-specs
+        # specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2025-07-01/examples).
         return (
             f"/subscriptions/{self.subscription}/resourcegroups/{self.resource_group}"
             f"/providers/Microsoft.ContainerService/managedClusters/{self.cluster}"
@@ -332,7 +334,7 @@ class ArmState:
         return None
 
     def quota_message(self, problem: dict[str, int | str], *, preflight: bool) -> str:
-        """The QuotaExceeded message AKS relays from Compute (wording from aks.md §7)."""
+        """The QuotaExceeded message AKS relays from Compute (real wording: MicrosoftDocs/azure-docs#62378, cilium/cilium#31859)."""
         lead = "Preflight validation check for resource(s)" if preflight else "Provisioning of resource(s)"
         limit, usage, need = int(problem["limit"]), int(problem["usage"]), int(problem["need"])
         return (
@@ -376,7 +378,7 @@ class ArmState:
     def get_pool(self, name: str) -> Pool:
         pool = self.pools.get(name)
         if pool is None:
-            # Code as in aks.md §4 item 4; the message is a guess at AKS's wording.
+            # 404 NotFound as ARM answers a missing child resource; code and message are unverified against AKS.
             raise ArmError(
                 404,
                 "NotFound",
@@ -414,13 +416,14 @@ class ArmState:
         }
         out.update({k: v for k, v in props.items() if v is not None})
         if not out.get("osDiskSizeGB"):
-            out["osDiskSizeGB"] = 128  # 0 means "the default for the size" (aks.md §2)
+            out["osDiskSizeGB"] = 128  # 0 means "the default for the size" (SDK model docstring)
         return out
 
     def validate_put(self, name: str, body: Any, existing: Pool | None) -> dict[str, Any]:
         """Check a PUT body the way AKS does before accepting it; return the properties to store.
 
-        Codes follow aks.md §3.2 (400 InvalidParameter); the messages are guesses at AKS's wording unless
+        Codes follow the AgentPool API (400 InvalidParameter; Azure/azure-rest-api-specs
+        specification/containerservice/resource-manager/Microsoft.ContainerService/aks/AgentPool.tsp); the messages are guesses at AKS's wording unless
         marked.
         """
         if not re.match(POOL_NAME_RE, name):
@@ -496,7 +499,7 @@ class ArmState:
         if not isinstance(labels, dict):
             raise ArmError(400, "InvalidParameter", "The value of parameter agentPoolProfile.nodeLabels is invalid.")
         for key in labels:
-            # Reserved prefix (AKS use-labels doc, aks.md §7).
+            # Reserved prefix (MicrosoftDocs/azure-docs articles/aks/use-labels.md).
             if str(key).startswith("kubernetes.azure.com/"):
                 raise ArmError(
                     400,
@@ -569,7 +572,7 @@ class ArmState:
     ) -> Operation:
         pool = self.pools[name]
         if pool.mode == "System" and self._system_pools() <= 1:
-            # Rule from the AKS docs (aks.md §7); the wording is a guess.
+            # Rule from the AKS docs (articles/aks/use-system-pools.md); the wording is a guess.
             raise ArmError(
                 400,
                 "OperationNotAllowed",
