@@ -274,6 +274,11 @@ class Kube:
                             raise WatchExpired(str(status.get("message", "")))
                         raise OperationFailed(f"watch of {path} failed: {status.get('message', status)}")
                     yield event
+        except urllib3.exceptions.HTTPError as exc:  # the stream was cut (API server restart, connection reset)
+            raise ClusterUnreachable(
+                f"the watch of {path} on {self.context.server} was cut: {type(exc).__name__}",
+                hint="check that the cluster is reachable",
+            ) from None
         finally:
             response.release_conn()
 

@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 from kubernetes import client as k8s_client
+from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import portforward
 
 from kaitoctl.adapters.k8s import Kube
@@ -44,7 +45,7 @@ class LocalForward:
             return portforward(
                 api.connect_get_namespaced_pod_portforward, self.pod, self.namespace, ports=str(self.port)
             )
-        except Exception as exc:
+        except (ApiException, OSError) as exc:  # the library reports every refusal as ApiException(status=0)
             reason = getattr(exc, "reason", None) or getattr(exc, "body", None) or str(exc)
             raise OperationFailed(
                 f"port-forward to {self.namespace}/{self.pod}:{self.port} failed: {reason}",
@@ -99,5 +100,5 @@ class LocalForward:
             for sock in (source, target):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(OSError):  # its socket pair may be closed already
                 forward.close()

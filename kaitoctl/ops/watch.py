@@ -27,11 +27,12 @@ class StreamSpec:
 @dataclass
 class Update:
     key: str
-    kind: str  # "sync" (full list), "event", "error", "recovered", "side" (not a Kubernetes object)
+    kind: str  # "sync" (full list), "event", "error", "recovered", "side" (not a Kubernetes object), "crashed"
     event_type: str = ""
     obj: dict[str, Any] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
+    crash: BaseException | None = None  # kind "crashed": the unexpected exception that ended the stream
 
 
 class Streams:
@@ -96,13 +97,10 @@ class Streams:
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, 3.0)
             except Exception as exc:
-                if self.stop_event.is_set():
-                    return
-                self.queue.put(Update(spec.key, "error", error=f"{type(exc).__name__}: {exc}"))
-                failing = True
-                resource_version = ""
-                self.stop_event.wait(backoff)
-                backoff = min(backoff * 2, 3.0)
+                # Not the network (the adapter turns that into KaitoctlError/OSError above): a bug. Hand it to the
+                # waiting thread, which raises it, instead of "reconnecting" until the deadline.
+                self.queue.put(Update(spec.key, "crashed", crash=exc))
+                return
 
 
 class Cache:
@@ -119,6 +117,8 @@ class Cache:
         return self.side.pop(key, [])
 
     def apply(self, update: Update) -> None:
+        if update.kind == "crashed" and update.crash is not None:
+            raise update.crash
         if update.kind == "side":
             self.side.setdefault(update.key, []).append(update.obj)
             return
