@@ -858,7 +858,10 @@ class LocalCluster:
                  what=f"ServiceAccount default in {name}")
         return name
 
-    def delete_namespace(self, name: str) -> None:
+    def delete_namespace(self, name: str, *, wait: bool = False, timeout: float = 60.0) -> None:
+        """Delete the namespace; with `wait`, return only once none of its pods is left (a terminating pod still
+        holds its GPU, so the next workload on the same node would not fit). Tests whose nodes are deleted first
+        do not wait: pods of a deleted kwok node are only removed by the pod garbage collector, much later."""
         from kubernetes.client.exceptions import ApiException
 
         self.cleanup_namespace(name)
@@ -867,6 +870,9 @@ class LocalCluster:
         except ApiException as e:
             if e.status != 404:
                 raise
+        if wait:
+            wait_for(lambda: not self.core().list_namespaced_pod(name).items, timeout=timeout,
+                     what=f"the pods of namespace {name} to be gone")
 
     # -- pod behaviour (kwok Stages) --
 
