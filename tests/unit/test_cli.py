@@ -42,7 +42,17 @@ def test_presets_show_gives_facts_and_fit() -> None:
     assert " no " in rows["Standard_NV36ads_A10_v5"] + " "
     assert "1 node(s)" in rows["Standard_NC24ads_A100_v4"]
     data = json.loads(runner.invoke(app, ["presets", "show", "phi-3", "-o", "json"]).stdout)
-    assert data["name"] == "phi-3-mini-128k-instruct" and data["fit"]
+    assert data["name"] == "phi-3-mini-128k-instruct"
+    fit = {row["sku"]: row for row in data["fit"]}
+    assert fit["Standard_NV36ads_A10_v5"] == {
+        "sku": "Standard_NV36ads_A10_v5",
+        "vllm": {"fits": True, "nodes": 1},
+        "tuning": {"lora": {"fits": True, "GiBPerGPU": 12.3}, "qlora": {"fits": True, "GiBPerGPU": 4.4}},
+    }
+    full = json.loads(runner.invoke(app, ["presets", "show", "phi-3", "--max-model-len", "131072", "-o", "json"]).stdout)
+    by_sku = {row["sku"]: row["vllm"] for row in full["fit"]}
+    assert by_sku["Standard_NV36ads_A10_v5"]["fits"] is False
+    assert by_sku["Standard_NC24ads_A100_v4"] == {"fits": True, "nodes": 1}
 
 
 def test_presets_skus_flags_retired_sizes() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kaitoctl.core.errors import ClusterUnreachable
-from kaitoctl.ops.watch import Cache, StreamSpec, Streams, drain
+from kaitoctl.ops.watch import Cache, Streams, StreamSpec, drain
 
 
 class FakeKube:
