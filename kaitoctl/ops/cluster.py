@@ -16,13 +16,14 @@ from kaitoctl.core.naming import (
     ownership_selector,
 )
 from kaitoctl.core.spec import WorkspaceSpec, spec_from_record
+from kaitoctl.ops.interfaces import KubeApi
 
 
 def connect(kubeconfig: Path | None, context: str | None) -> Kube:
     return Kube.connect(kubeconfig, context)
 
 
-def resolve_namespace(kube: Kube, explicit: str | None) -> str:
+def resolve_namespace(kube: KubeApi, explicit: str | None) -> str:
     """-n wins, then the Workspace YAML's namespace (already in `explicit`), then the context's, then default."""
     return explicit or kube.context.namespace or "default"
 
@@ -75,7 +76,7 @@ def parse_record(obj: dict[str, Any]) -> WorkspaceRecord | None:
     )
 
 
-def list_records(kube: Kube, namespace: str | None) -> list[WorkspaceRecord]:
+def list_records(kube: KubeApi, namespace: str | None) -> list[WorkspaceRecord]:
     """All kaitoctl workspaces in a namespace (None: all namespaces), one list call."""
     path = resource_path("v1", "ConfigMap", namespace)
     items, _ = kube.list(path, label_selector=f"{ownership_selector()},{RECORD_KIND_LABEL}=workspace")
@@ -83,6 +84,6 @@ def list_records(kube: Kube, namespace: str | None) -> list[WorkspaceRecord]:
     return sorted(records, key=lambda r: (r.namespace, r.name))
 
 
-def get_record(kube: Kube, namespace: str, record_name: str) -> WorkspaceRecord | None:
+def get_record(kube: KubeApi, namespace: str, record_name: str) -> WorkspaceRecord | None:
     obj = kube.get(resource_path("v1", "ConfigMap", namespace, record_name))
     return parse_record(obj) if obj else None

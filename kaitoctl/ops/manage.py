@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kaitoctl.adapters.k8s import Kube, resource_path
+from kaitoctl.adapters.k8s import resource_path
 from kaitoctl.core.errors import InvalidInput, NotFound
 from kaitoctl.core.naming import WORKSPACE_LABEL, ownership_selector
 from kaitoctl.ops.cluster import WorkspaceRecord, list_records
+from kaitoctl.ops.interfaces import KubeApi
 from kaitoctl.ops.options import RunOptions
 from kaitoctl.ops.progress import Progress
 
@@ -26,7 +27,7 @@ def _pick_pod(pods: list[dict[str, Any]], name: str) -> dict[str, Any]:
 
 
 def log_lines(
-    kube: Kube,
+    kube: KubeApi,
     namespace: str,
     name: str,
     *,
@@ -85,7 +86,9 @@ _KINDS = (
 )
 
 
-def delete_workspace_objects(kube: Kube, namespace: str, name: str, *, keep_adapter_volume: bool = False) -> list[str]:
+def delete_workspace_objects(
+    kube: KubeApi, namespace: str, name: str, *, keep_adapter_volume: bool = False
+) -> list[str]:
     """Delete every object kaitoctl created for a workspace, found by its labels. Pods go with their
     StatefulSet or Job (background propagation). Returns what was deleted."""
     selector = ownership_selector(name)
@@ -101,7 +104,7 @@ def delete_workspace_objects(kube: Kube, namespace: str, name: str, *, keep_adap
 
 
 def wait_until_gone(
-    kube: Kube,
+    kube: KubeApi,
     namespace: str,
     selector: str,
     kinds: tuple[tuple[str, str], ...],
@@ -142,7 +145,7 @@ class DeleteTarget:
     record: WorkspaceRecord | None
 
 
-def delete_targets(kube: Kube, namespace: str, names: list[str], all_: bool) -> list[DeleteTarget]:
+def delete_targets(kube: KubeApi, namespace: str, names: list[str], all_: bool) -> list[DeleteTarget]:
     records = {r.name: r for r in list_records(kube, namespace)}
     if all_:
         found = {
@@ -166,7 +169,7 @@ def delete_targets(kube: Kube, namespace: str, names: list[str], all_: bool) -> 
 
 
 def delete_workspaces(
-    kube: Kube, targets: list[DeleteTarget], opts: RunOptions, progress: Progress, *, keep_pool: bool, wait: bool
+    kube: KubeApi, targets: list[DeleteTarget], opts: RunOptions, progress: Progress, *, keep_pool: bool, wait: bool
 ) -> dict[str, Any]:
     """Delete each workspace's objects (by ownership labels) and its node pool, then wait until they are gone."""
     summary: dict[str, Any] = {}

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from kaitoctl.adapters.aks import CLOUDS, Aks, AksTarget, hourly_price
-from kaitoctl.adapters.k8s import Kube, resource_path
+from kaitoctl.adapters.k8s import resource_path
 from kaitoctl.core.catalog import Catalog
 from kaitoctl.core.errors import CloudError, InvalidInput, KaitoctlError
 from kaitoctl.core.naming import (
@@ -27,6 +27,7 @@ from kaitoctl.core.naming import (
 )
 from kaitoctl.core.plan import Plan
 from kaitoctl.core.render import render_device_plugin
+from kaitoctl.ops.interfaces import AksApi, KubeApi
 from kaitoctl.ops.options import RunOptions
 from kaitoctl.ops.progress import Progress
 from kaitoctl.ops.watch import Update
@@ -54,7 +55,7 @@ def _is_aks_server(server: str) -> bool:
     return (urlparse(server).hostname or "").endswith(".azmk8s.io")
 
 
-def resolve_target(opts: RunOptions, kube: Kube | None) -> AksTarget | None:
+def resolve_target(opts: RunOptions, kube: KubeApi | None) -> AksTarget | None:
     """Where node pools go: flags, then environment, then the kube context (an AKS API server), like az/kubectl.
 
     None when nothing points at Azure (a non-AKS cluster and no --cluster/--resource-group).
@@ -133,12 +134,14 @@ def owner_of(pool: dict[str, Any]) -> str | None:
 class PoolOperations:
     """One workspace's pool: preflight, start (background), finish, release."""
 
-    def __init__(self, target: AksTarget, opts: RunOptions, kube: Kube, catalog: Catalog) -> None:
+    def __init__(
+        self, target: AksTarget, opts: RunOptions, kube: KubeApi, catalog: Catalog, *, aks: AksApi | None = None
+    ) -> None:
         self.target = target
         self.opts = opts
         self.kube = kube
         self.catalog = catalog
-        self.aks = Aks(target)
+        self.aks: AksApi = aks if aks is not None else Aks(target)
         self.existing: dict[str, Any] | None = None
         self.action = "create"
         self.location = ""
@@ -309,7 +312,7 @@ class PoolOperations:
         )
 
 
-def release_pool(aks: Aks, name: str, workspace: str, *, keep_pool: bool = False) -> str:
+def release_pool(aks: AksApi, name: str, workspace: str, *, keep_pool: bool = False) -> str:
     """Delete (or scale to 0) a pool kaitoctl created for `workspace`. Returns what happened."""
     pool = aks.get_pool(name)
     if pool is None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kaitoctl.adapters.k8s import STATUS_FIELD_MANAGER, Kube, resource_path
+from kaitoctl.adapters.k8s import STATUS_FIELD_MANAGER, resource_path
 from kaitoctl.core import conditions as cond
 from kaitoctl.core.catalog import Catalog, Sku
-from kaitoctl.core.errors import InvalidInput, KaitoctlError, OperationFailed
+from kaitoctl.core.errors import Interrupted, InvalidInput, KaitoctlError, OperationFailed
 from kaitoctl.core.manifests import object_ref
 from kaitoctl.core.naming import WORKSPACE_LABEL, ownership_selector
 from kaitoctl.core.plan import TUNING_OUTPUT_DIR, PlacementMode, Plan, build_plan
@@ -31,9 +32,15 @@ from kaitoctl.core.validation import (
     validate_spec,
 )
 from kaitoctl.ops import cluster
+from kaitoctl.ops.cluster import WorkspaceRecord
+from kaitoctl.ops.interfaces import AksApi, KubeApi, Obj
 from kaitoctl.ops.options import RunOptions
 from kaitoctl.ops.progress import Progress, Reporter
-from kaitoctl.ops.wait import Waiter, WaitTarget
+from kaitoctl.ops.wait import Waiter, WaitOutcome, WaitTarget
+
+if TYPE_CHECKING:
+    from kaitoctl.adapters.aks import AksTarget
+    from kaitoctl.ops.pool import PoolOperations
 
 NODE_POOL, APPLY, CLEANUP = "NodePool", "Apply", "Cleanup"
 
@@ -51,7 +58,27 @@ def _now() -> str:
 # ---- placement ---------------------------------------------------------------------------------------------------
 
 
-def _choose_placement(spec: WorkspaceSpec, opts: RunOptions, kube: Kube) -> tuple[PlacementMode, Any]:
+@dataclass(frozen=True)
+class PlacementChoice:
+    """Where the pods go: an AKS pool (and its cluster), named nodes, or nodes found by labels."""
+
+    mode: PlacementMode
+    aks_target: AksTarget | None = None  # mode "pool"
+    ready_nodes: list[Obj] = field(default_factory=list)  # modes "nodes"/"selector": the Ready candidates
+    sku: Sku | None = None  # modes "nodes"/"selector": the candidates' GPU configuration
+
+
+def resolve_placement(spec: WorkspaceSpec, opts: RunOptions, kube: KubeApi, catalog: Catalog) -> PlacementChoice:
+    """The placement, and for existing nodes the Ready candidates and their GPUs (checked before any write)."""
+    mode, aks_target = _choose_placement(spec, opts, kube)
+    if mode == "pool":
+        return PlacementChoice(mode, aks_target=aks_target)
+    nodes, _ = kube.list(resource_path("v1", "Node"))
+    ready, sku = _existing_nodes_sku(spec, mode, nodes, catalog)
+    return PlacementChoice(mode, ready_nodes=ready, sku=sku)
+
+
+def _choose_placement(spec: WorkspaceSpec, opts: RunOptions, kube: KubeApi) -> tuple[PlacementMode, AksTarget | None]:
     """pool (an AKS target is known), nodes (--node / preferredNodes) or selector (existing labelled nodes)."""
     if spec.resource.preferred_nodes:
         return "nodes", None
@@ -73,9 +100,21 @@ def _choose_placement(spec: WorkspaceSpec, opts: RunOptions, kube: Kube) -> tupl
 
 
 def _existing_nodes_sku(
-    spec: WorkspaceSpec, mode: PlacementMode, nodes: list[dict[str, Any]], catalog: Catalog
-) -> tuple[list[dict[str, Any]], Sku]:
+    spec: WorkspaceSpec, mode: PlacementMode, nodes: list[Obj], catalog: Catalog
+) -> tuple[list[Obj], Sku]:
     """The nodes a nodes/selector workspace will use, checked before anything is written, and their GPU config."""
+    chosen = _chosen_nodes(spec, mode, nodes)
+    not_ready = [n["metadata"]["name"] for n in chosen if not cond.node_ready(n)]
+    if not_ready and mode == "nodes":
+        raise InvalidInput("--node", f"node(s) not Ready: {', '.join(not_ready)}", "pick Ready nodes")
+    ready = [n for n in chosen if cond.node_ready(n)]
+    if not ready:
+        raise InvalidInput("--label", "none of the matching nodes is Ready", "check `kubectl get nodes`")
+    return ready, _uniform_sku(spec, mode, ready, catalog)
+
+
+def _chosen_nodes(spec: WorkspaceSpec, mode: PlacementMode, nodes: list[Obj]) -> list[Obj]:
+    """--node: the named nodes (which must exist and carry the selector's labels); else the labels' matches."""
     labels = dict(spec.resource.match_labels)
     if mode == "nodes":
         by_name = {n["metadata"]["name"]: n for n in nodes}
@@ -102,12 +141,11 @@ def _existing_nodes_sku(
                 f"no node matches the label selector {labels}",
                 "label your GPU nodes, or choose nodes with --node",
             )
-    not_ready = [n["metadata"]["name"] for n in chosen if not cond.node_ready(n)]
-    if not_ready and mode == "nodes":
-        raise InvalidInput("--node", f"node(s) not Ready: {', '.join(not_ready)}", "pick Ready nodes")
-    ready = [n for n in chosen if cond.node_ready(n)]
-    if not ready:
-        raise InvalidInput("--label", "none of the matching nodes is Ready", "check `kubectl get nodes`")
+    return chosen
+
+
+def _uniform_sku(spec: WorkspaceSpec, mode: PlacementMode, ready: list[Obj], catalog: Catalog) -> Sku:
+    """The one GPU configuration of the Ready nodes (known size or GPU feature discovery labels)."""
     skus = {n["metadata"]["name"]: cond.node_sku(n, catalog) for n in ready}
     unknown = [name for name, sku in skus.items() if sku is None]
     if unknown:
@@ -131,10 +169,10 @@ def _existing_nodes_sku(
             f"the chosen nodes are {sku.name}, not {spec.resource.instance_type}",
             "drop --instance-type, or choose other nodes",
         )
-    return ready, sku
+    return sku
 
 
-def _gpus_in_use(kube: Kube, node: str, namespace: str, workspace: str) -> list[tuple[str, int]]:
+def _gpus_in_use(kube: KubeApi, node: str, namespace: str, workspace: str) -> list[tuple[str, int]]:
     """GPUs requested by other live pods on a node: (namespace/pod, gpus)."""
     pods, _ = kube.list(
         resource_path("v1", "Pod"),
@@ -162,7 +200,7 @@ def _gpus_in_use(kube: Kube, node: str, namespace: str, workspace: str) -> list[
     return used
 
 
-def _check_node_capacity(kube: Kube, plan: Plan, ready_nodes: list[dict[str, Any]], mode: PlacementMode) -> None:
+def _check_node_capacity(kube: KubeApi, plan: Plan, ready_nodes: list[Obj], mode: PlacementMode) -> None:
     """Enough nodes with enough free nvidia.com/gpu (allocatable minus other pods' requests)."""
     field = "--node" if mode == "nodes" else "--label"
     need, gpus = plan.placement.nodes, plan.sku.gpus
@@ -189,7 +227,7 @@ def _check_node_capacity(kube: Kube, plan: Plan, ready_nodes: list[dict[str, Any
 # ---- preflight ---------------------------------------------------------------------------------------------------
 
 
-def _configmap_key(kube: Kube, namespace: str, name: str, key: str) -> str:
+def _configmap_key(kube: KubeApi, namespace: str, name: str, key: str) -> str:
     cm = kube.get(resource_path("v1", "ConfigMap", namespace, name))
     data = (cm or {}).get("data") or {}
     if key not in data:
@@ -201,7 +239,7 @@ def _configmap_key(kube: Kube, namespace: str, name: str, key: str) -> str:
     return str(data[key])
 
 
-def _check_references(kube: Kube, plan: Plan) -> str:
+def _check_references(kube: KubeApi, plan: Plan) -> str:
     """ConfigMaps and Secrets the workspace points at must exist (and be the right shape) before we write.
     Returns where the trainer writes the adapter (output_dir of the training config)."""
     spec, ns = plan.spec, plan.namespace
@@ -261,7 +299,7 @@ def _phase_timeouts(plan: Plan) -> dict[str, float]:
     return timeouts
 
 
-def _write_status(kube: Kube, plan: Plan, existing: dict[str, Any], status: dict[str, Any]) -> None:
+def _write_status(kube: KubeApi, plan: Plan, existing: dict[str, Any], status: dict[str, Any]) -> None:
     """Record the outcome on the workspace record (own field manager, so re-applying the spec keeps it)."""
     if {k: existing.get(k) for k in status} == status:
         return
@@ -274,7 +312,7 @@ def _write_status(kube: Kube, plan: Plan, existing: dict[str, Any], status: dict
     kube.apply(body, field_manager=STATUS_FIELD_MANAGER, force=True)
 
 
-def _endpoint(kube: Kube, plan: Plan) -> dict[str, Any]:
+def _endpoint(kube: KubeApi, plan: Plan) -> dict[str, Any]:
     svc = kube.get(resource_path("v1", "Service", plan.namespace, plan.names.service)) or {}
     spec = svc.get("spec") or {}
     inf = plan.spec.inference
@@ -289,181 +327,302 @@ def _endpoint(kube: Kube, plan: Plan) -> dict[str, Any]:
     }
 
 
-def run_workspace(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, reporter: Reporter) -> dict[str, Any]:
+# ---- the run: each step below is one named function ----------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """What every step after planning works with."""
+
+    kube: KubeApi
+    opts: RunOptions
+    plan: Plan
+    progress: Progress
+    existing: WorkspaceRecord | None  # the record of an earlier run of this workspace
+    changes: list[str]  # immutable fields that differ from that run (only with --recreate)
+    started: float  # monotonic
+    pool: PoolOperations | None = None
+
+    @property
+    def recreating(self) -> bool:
+        return bool(self.changes) and self.opts.recreate
+
+    @property
+    def previous_status(self) -> dict[str, Any]:
+        return self.existing.status if self.existing is not None else {}
+
+
+def run_workspace(
+    spec: WorkspaceSpec,
+    opts: RunOptions,
+    catalog: Catalog,
+    reporter: Reporter,
+    *,
+    kube: KubeApi | None = None,
+    aks: Callable[[AksTarget], AksApi] | None = None,
+) -> dict[str, Any]:
+    """validate → placement → plan → preflight (records, nodes, references, pool) → writes → wait → result.
+
+    `kube` and `aks` stand in for the real adapters (unit tests)."""
     started = time.monotonic()
     result: dict[str, Any] = opts.result if opts.result is not None else {}
-    kube = cluster.connect(opts.kubeconfig, opts.context)
-    namespace = cluster.resolve_namespace(kube, spec.namespace)
-    spec = replace(spec, namespace=namespace)
-    result.update({"workspace": spec.name, "namespace": namespace, "action": "tune" if spec.tuning else "deploy"})
+    kube = kube if kube is not None else cluster.connect(opts.kubeconfig, opts.context)
+    spec = replace(spec, namespace=cluster.resolve_namespace(kube, spec.namespace))
+    result.update({"workspace": spec.name, "namespace": spec.namespace, "action": "tune" if spec.tuning else "deploy"})
 
     # -- plan: where the pods go decides which GPU config the plan sizes against
-    findings = validate_spec(spec, catalog)
-    if findings.blockers:
-        raise findings.blockers[0]
-    mode, aks_target = _choose_placement(spec, opts, kube)
-    ready_nodes: list[dict[str, Any]] = []
-    sku_override = None
-    if mode in ("nodes", "selector"):
-        nodes, _ = kube.list(resource_path("v1", "Node"))
-        ready_nodes, sku_override = _existing_nodes_sku(spec, mode, nodes, catalog)
-    plan = build_plan(
-        spec,
-        catalog,
-        placement_mode=mode,
-        bypass_resource_checks=opts.bypass_resource_checks,
-        sku_override=sku_override,
-    )
+    _raise_first(validate_spec(spec, catalog).blockers)
+    where = resolve_placement(spec, opts, kube, catalog)
+    plan = plan_for(spec, opts, catalog, where)
     result["plan"] = plan.summary()
-    if plan.blockers:
-        raise plan.blockers[0]
+    _raise_first(plan.blockers)
 
     # -- preflight: everything that can fail, before the first write
-    existing = cluster.get_record(kube, namespace, plan.names.record)
-    changes = immutable_changes(existing.spec, plan.spec) if existing else []
-    if changes and not opts.recreate:
-        raise InvalidInput(
-            changes[0].split(" (")[0],
-            f"workspace {spec.name} exists and these fields cannot change: {'; '.join(changes)}",
-            "re-run with --recreate (deletes and recreates the workspace), or use another --name",
-        )
-    progress_names = [APPLY, cond.RESOURCE_READY]
-    progress_names += [cond.INFERENCE_READY] if spec.inference else [cond.JOB_STARTED]
-    progress_names += [cond.WORKSPACE_SUCCEEDED]
-    if mode == "pool":
-        progress_names.insert(0, NODE_POOL)
-    if spec.tuning is not None and opts.cleanup in ("on-success", "always"):
-        progress_names.append(CLEANUP)
-    progress = Progress(reporter, progress_names)
+    existing = cluster.get_record(kube, plan.namespace, plan.names.record)
+    changes = check_changes(existing, plan, opts)
+    progress = Progress(reporter, phase_names(spec, where.mode, opts))
     result["phases"] = progress.to_list()
-
-    if existing is not None and not changes and spec.tuning is not None and existing.status.get("state") == "Succeeded":
-        # The same tuning run already succeeded (its Job may be cleaned up): nothing to do.
-        for name in progress_names:
-            progress.skip(name, "already succeeded")
-        output = existing.status.get("output")
-        result.update({"state": "Succeeded", "output": output, "phases": progress.to_list()})
-        progress.info(f"{spec.name} already succeeded; adapter: {json.dumps(output)} (--recreate to train again)")
+    run = Run(kube, opts, plan, progress, existing, changes, started)
+    if already_succeeded(run):
+        result.update(skip_succeeded(run))
         result["durationSeconds"] = round(time.monotonic() - started, 3)
         return result
-    if mode != "pool":
-        _check_node_capacity(kube, plan, ready_nodes, mode)
-    output_dir = _check_references(kube, plan)
-    objects = render_plan(plan, catalog, tuning_output_dir=output_dir)
+    objects = preflight(run, where, catalog)
+    if where.aks_target is not None:
+        run.pool = pool_preflight(run, where.aks_target, catalog, aks)
+        result["pool"] = {"name": plan.placement.pool_name, "action": run.pool.action}
 
-    pool_ops = None
-    if mode == "pool":
-        from kaitoctl.ops.pool import PoolOperations
+    return write_and_wait(run, objects, result)
 
-        pool_ops = PoolOperations(aks_target, opts, kube, catalog)
-        action = pool_ops.preflight(plan, progress)
-        result["pool"] = {"name": plan.placement.pool_name, "action": action}
 
+def write_and_wait(run: Run, objects: list[Obj], result: dict[str, Any]) -> dict[str, Any]:
+    """The writes (in order: namespace, old objects out, pool, objects), then the wait and the result. Fills
+    `result` as it goes, so -o json reports how far a failed or interrupted run got."""
+    progress = run.progress
     try:
-        namespace_exists = kube.get(resource_path("v1", "Namespace", name=namespace)) is not None
-        if namespace_exists and not (changes and opts.recreate):
-            for obj in objects:  # server-side dry run: admission, schema and field-ownership conflicts
-                kube.apply(obj, dry_run=True)
-
-        # -- writes
-        if not namespace_exists:
-            kube.ensure_namespace(namespace)
-        if changes and opts.recreate:
-            progress.start(APPLY, "recreating: deleting the old workspace")
-            from kaitoctl.ops.manage import delete_workspace_objects
-
-            delete_workspace_objects(kube, namespace, spec.name, keep_adapter_volume=True)
-            _wait_gone(kube, plan, opts)
-        elif (
-            existing is not None
-            and spec.tuning is not None
-            and (existing.spec != plan.spec or existing.status.get("state") == "Failed")
-        ):
-            # Kaito deletes and recreates the tuning Job when its spec changes (a Job's pod template is immutable);
-            # a re-run after a failed run trains again instead of reporting the old failure.
-            kube.delete(resource_path("batch/v1", "Job", namespace, plan.names.workload), propagation="Foreground")
-            _wait_gone(kube, plan, opts)
-        target = WaitTarget(
-            name=spec.name,
-            namespace=namespace,
-            mode=spec.mode,
-            placement=plan.placement_info(),
-            main_container=plan.names.workload,
-            phase_timeouts=_phase_timeouts(plan),
-            deadline=(started + opts.timeout_s) if opts.timeout_s else None,
-        )
-        waiter = Waiter(kube, target, progress)
-        if pool_ops is not None:
-            # Pipelining: the pool comes up while the workload is applied; its nodes are noticed by the Node watch.
-            progress.start(NODE_POOL, pool_ops.action)
-            pool_ops.start(plan, waiter.streams.queue)
-        progress.start(APPLY)
-        applied = []
-        for obj in objects:
-            kube.apply(obj)
-            applied.append(object_ref(obj))
-        progress.done(APPLY, "Applied", f"{len(applied)} object(s)")
-        result["objects"] = applied
-
-        if opts.no_wait:
-            if pool_ops is not None:
-                progress.info(f"agent pool {plan.placement.pool_name}: {pool_ops.action} continues in Azure")
-            for name in progress_names[progress_names.index(APPLY) + 1 :]:
-                progress.skip(name, "--no-wait")
+        namespace_exists = server_dry_run(run, objects)
+        make_room(run, namespace_exists)
+        waiter = Waiter(run.kube, wait_target(run), progress)
+        provision(run, waiter)
+        result["objects"] = apply_objects(run, objects)
+        if run.opts.no_wait:
+            skip_wait(run)
             result["phases"] = progress.to_list()
             return result
-
-        # -- wait
-        try:
-            outcome = waiter.run()
-        except OperationFailed:
-            if spec.tuning is not None:
-                _write_status(
-                    kube, plan, existing.status if existing else {}, {"state": "Failed", "finishedAt": _now()}
-                )
-                if opts.cleanup == "always":
-                    _cleanup(kube, plan, progress, pool_ops)
-            raise
-        if pool_ops is not None:
-            pool_ops.finish()
-            progress.done(NODE_POOL, "Succeeded", pool_ops.action)
-
-        if spec.inference is not None:
-            result["endpoint"] = _endpoint(kube, plan)
-            result["state"] = "Ready"
-        else:
-            output = plan.output_location()
-            if outcome.training_step:
-                output["trainingSteps"] = outcome.training_step[1]
-            _write_status(
-                kube,
-                plan,
-                existing.status if existing else {},
-                {"state": "Succeeded", "finishedAt": _now(), "output": output},
-            )
-            result["output"] = output
-            result["state"] = "Succeeded"
-            if opts.cleanup in ("on-success", "always"):
-                _cleanup(kube, plan, progress, pool_ops)
+        outcome = wait(run, waiter)
+        finish_provision(run)
+        result.update(conclude(run, outcome))
+        if cleans_up_after_success(run.plan.spec, run.opts):
+            cleanup(run)
     except KeyboardInterrupt:
-        phase = progress.current or APPLY
-        progress.fail(phase, "Interrupted", "Ctrl-C")
+        error = interrupted(run)
         result["phases"] = progress.to_list()
-        from kaitoctl.core.errors import Interrupted
-
-        raise Interrupted(
-            f"interrupted during {phase}; what was applied stays in the cluster",
-            hint=f"re-run the same command to continue, or `kaitoctl delete {spec.name} -n {namespace}`",
-        ) from None
+        raise error from None
     except KaitoctlError:
         result["phases"] = progress.to_list()
         raise
     result["phases"] = progress.to_list()
-    result["durationSeconds"] = round(time.monotonic() - started, 3)
+    result["durationSeconds"] = round(time.monotonic() - run.started, 3)
     return result
 
 
-def _wait_gone(kube: Kube, plan: Plan, opts: RunOptions) -> None:
+def _raise_first(blockers: list[InvalidInput]) -> None:
+    if blockers:
+        raise blockers[0]
+
+
+def plan_for(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, where: PlacementChoice) -> Plan:
+    """The plan, sized against the chosen nodes' GPUs when the pods go to existing nodes."""
+    return build_plan(
+        spec,
+        catalog,
+        placement_mode=where.mode,
+        bypass_resource_checks=opts.bypass_resource_checks,
+        sku_override=where.sku,
+    )
+
+
+def check_changes(existing: WorkspaceRecord | None, plan: Plan, opts: RunOptions) -> list[str]:
+    """Immutable fields that differ from the last run; refused unless --recreate."""
+    changes = immutable_changes(existing.spec, plan.spec) if existing else []
+    if changes and not opts.recreate:
+        raise InvalidInput(
+            changes[0].split(" (")[0],
+            f"workspace {plan.spec.name} exists and these fields cannot change: {'; '.join(changes)}",
+            "re-run with --recreate (deletes and recreates the workspace), or use another --name",
+        )
+    return changes
+
+
+def phase_names(spec: WorkspaceSpec, mode: PlacementMode, opts: RunOptions) -> list[str]:
+    names = [APPLY, cond.RESOURCE_READY]
+    names += [cond.INFERENCE_READY] if spec.inference else [cond.JOB_STARTED]
+    names += [cond.WORKSPACE_SUCCEEDED]
+    if mode == "pool":
+        names.insert(0, NODE_POOL)
+    if cleans_up_after_success(spec, opts):
+        names.append(CLEANUP)
+    return names
+
+
+def cleans_up_after_success(spec: WorkspaceSpec, opts: RunOptions) -> bool:
+    return spec.tuning is not None and opts.cleanup in ("on-success", "always")
+
+
+def already_succeeded(run: Run) -> bool:
+    """The same tuning run already succeeded (its Job may be cleaned up): nothing to do."""
+    return (
+        run.existing is not None
+        and not run.changes
+        and run.plan.spec.tuning is not None
+        and run.existing.status.get("state") == "Succeeded"
+    )
+
+
+def skip_succeeded(run: Run) -> dict[str, Any]:
+    for name in run.progress.order:
+        run.progress.skip(name, "already succeeded")
+    output = run.previous_status.get("output")
+    run.progress.info(
+        f"{run.plan.spec.name} already succeeded; adapter: {json.dumps(output)} (--recreate to train again)"
+    )
+    return {"state": "Succeeded", "output": output, "phases": run.progress.to_list()}
+
+
+def preflight(run: Run, where: PlacementChoice, catalog: Catalog) -> list[Obj]:
+    """Free GPUs on the chosen nodes, the referenced ConfigMaps/Secrets/claims; returns the objects to apply."""
+    if where.mode != "pool":
+        _check_node_capacity(run.kube, run.plan, where.ready_nodes, where.mode)
+    output_dir = _check_references(run.kube, run.plan)
+    return render_plan(run.plan, catalog, tuning_output_dir=output_dir)
+
+
+def pool_preflight(
+    run: Run, target: AksTarget, catalog: Catalog, aks: Callable[[AksTarget], AksApi] | None
+) -> PoolOperations:
+    """The pool's owner, VM size and quota, checked before any write. Decides create/scale/update/unchanged/wait."""
+    from kaitoctl.ops.pool import PoolOperations
+
+    pool = PoolOperations(target, run.opts, run.kube, catalog, aks=aks(target) if aks is not None else None)
+    pool.preflight(run.plan, run.progress)
+    return pool
+
+
+def server_dry_run(run: Run, objects: list[Obj]) -> bool:
+    """A server-side dry run of every object (admission, schema, field-ownership conflicts) when the namespace
+    exists and nothing is being recreated. Returns whether the namespace exists."""
+    namespace_exists = run.kube.get(resource_path("v1", "Namespace", name=run.plan.namespace)) is not None
+    if namespace_exists and not run.recreating:
+        for obj in objects:
+            run.kube.apply(obj, dry_run=True)
+    return namespace_exists
+
+
+def make_room(run: Run, namespace_exists: bool) -> None:
+    """The namespace exists; a recreated workspace is gone; a changed (or failed) tuning Job is replaced."""
+    kube, plan = run.kube, run.plan
+    if not namespace_exists:
+        kube.ensure_namespace(plan.namespace)
+    if run.recreating:
+        run.progress.start(APPLY, "recreating: deleting the old workspace")
+        from kaitoctl.ops.manage import delete_workspace_objects
+
+        delete_workspace_objects(kube, plan.namespace, plan.spec.name, keep_adapter_volume=True)
+        _wait_gone(kube, plan, run.opts)
+    elif (
+        run.existing is not None
+        and plan.spec.tuning is not None
+        and (run.existing.spec != plan.spec or run.existing.status.get("state") == "Failed")
+    ):
+        # Kaito deletes and recreates the tuning Job when its spec changes (a Job's pod template is immutable);
+        # a re-run after a failed run trains again instead of reporting the old failure.
+        kube.delete(resource_path("batch/v1", "Job", plan.namespace, plan.names.workload), propagation="Foreground")
+        _wait_gone(kube, plan, run.opts)
+
+
+def wait_target(run: Run) -> WaitTarget:
+    plan = run.plan
+    return WaitTarget(
+        name=plan.spec.name,
+        namespace=plan.namespace,
+        mode=plan.spec.mode,
+        placement=plan.placement_info(),
+        main_container=plan.names.workload,
+        phase_timeouts=_phase_timeouts(plan),
+        deadline=(run.started + run.opts.timeout_s) if run.opts.timeout_s else None,
+    )
+
+
+def provision(run: Run, waiter: Waiter) -> None:
+    """Pipelining: the pool comes up while the workload is applied; its nodes are noticed by the Node watch."""
+    if run.pool is not None:
+        run.progress.start(NODE_POOL, run.pool.action)
+        run.pool.start(run.plan, waiter.streams.queue)
+
+
+def apply_objects(run: Run, objects: list[Obj]) -> list[str]:
+    """Server-side apply of every object, in order. Returns their references (Kind/name)."""
+    run.progress.start(APPLY)
+    applied = []
+    for obj in objects:
+        run.kube.apply(obj)
+        applied.append(object_ref(obj))
+    run.progress.done(APPLY, "Applied", f"{len(applied)} object(s)")
+    return applied
+
+
+def skip_wait(run: Run) -> None:
+    """--no-wait: the phases after Apply are skipped; a pool operation goes on in Azure."""
+    if run.pool is not None:
+        run.progress.info(f"agent pool {run.plan.placement.pool_name}: {run.pool.action} continues in Azure")
+    order = run.progress.order
+    for name in order[order.index(APPLY) + 1 :]:
+        run.progress.skip(name, "--no-wait")
+
+
+def wait(run: Run, waiter: Waiter) -> WaitOutcome:
+    """The waiter's verdict; a failed tuning run is recorded (and cleaned up with --cleanup always)."""
+    try:
+        return waiter.run()
+    except OperationFailed:
+        if run.plan.spec.tuning is not None:
+            _write_status(run.kube, run.plan, run.previous_status, {"state": "Failed", "finishedAt": _now()})
+            if run.opts.cleanup == "always":
+                cleanup(run)
+        raise
+
+
+def finish_provision(run: Run) -> None:
+    """The pool operation ends (its nodes may have been ready earlier); its error, if any, is raised here."""
+    if run.pool is not None:
+        run.pool.finish()
+        run.progress.done(NODE_POOL, "Succeeded", run.pool.action)
+
+
+def conclude(run: Run, outcome: WaitOutcome) -> dict[str, Any]:
+    """The result: an inference endpoint, or the adapter's location (recorded on the workspace record)."""
+    if run.plan.spec.inference is not None:
+        return {"endpoint": _endpoint(run.kube, run.plan), "state": "Ready"}
+    output = run.plan.output_location()
+    if outcome.training_step:
+        output["trainingSteps"] = outcome.training_step[1]
+    _write_status(
+        run.kube, run.plan, run.previous_status, {"state": "Succeeded", "finishedAt": _now(), "output": output}
+    )
+    return {"output": output, "state": "Succeeded"}
+
+
+def interrupted(run: Run) -> Interrupted:
+    """Ctrl-C: the running phase fails as Interrupted; what was applied stays."""
+    phase = run.progress.current or APPLY
+    run.progress.fail(phase, "Interrupted", "Ctrl-C")
+    return Interrupted(
+        f"interrupted during {phase}; what was applied stays in the cluster",
+        hint=f"re-run the same command to continue, or `kaitoctl delete {run.plan.spec.name} -n {run.plan.namespace}`",
+    )
+
+
+def _wait_gone(kube: KubeApi, plan: Plan, opts: RunOptions) -> None:
     """Block until the old workload and its pods are gone (a watch, not polling)."""
     from kaitoctl.ops.manage import wait_until_gone
 
@@ -475,12 +634,13 @@ def _wait_gone(kube: Kube, plan: Plan, opts: RunOptions) -> None:
         raise OperationFailed(f"still being deleted: {', '.join(left)}", reason="Deleting")
 
 
-def _cleanup(kube: Kube, plan: Plan, progress: Progress, pool_ops: Any) -> None:
+def cleanup(run: Run) -> None:
     """Tuning cleanup: the Job, its pods and the generated config go; the record and the adapter stay."""
-    progress.start(CLEANUP)
+    kube, plan = run.kube, run.plan
+    run.progress.start(CLEANUP)
     kube.delete(resource_path("batch/v1", "Job", plan.namespace, plan.names.workload), propagation="Background")
     if plan.spec.tuning is not None and not plan.spec.tuning.config:
         kube.delete(resource_path("v1", "ConfigMap", plan.namespace, plan.names.tuning_config))
-    if pool_ops is not None:
-        pool_ops.release(plan)
-    progress.done(CLEANUP, "Cleaned", "tuning Job removed; the adapter and the workspace record stay")
+    if run.pool is not None:
+        run.pool.release(plan)
+    run.progress.done(CLEANUP, "Cleaned", "tuning Job removed; the adapter and the workspace record stay")

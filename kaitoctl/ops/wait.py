@@ -11,14 +11,16 @@ import collections
 import re
 import threading
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kaitoctl.adapters.k8s import Kube, resource_path
+from kaitoctl.adapters.k8s import resource_path
 from kaitoctl.core import conditions as cond
 from kaitoctl.core.conditions import Diagnosis, PlacementInfo
 from kaitoctl.core.errors import KaitoctlError, OperationFailed, WaitTimeout
 from kaitoctl.core.naming import WORKSPACE_LABEL
+from kaitoctl.ops.interfaces import KubeApi
 from kaitoctl.ops.progress import Progress
 from kaitoctl.ops.watch import Cache, Streams, StreamSpec, Update, drain
 
@@ -27,6 +29,8 @@ from kaitoctl.ops.watch import Cache, Streams, StreamSpec, Update, drain
 UNSCHEDULABLE_GRACE_S = 15.0
 # Warning events on the workload (FailedCreate: quota, admission, missing claim) get the same grace.
 FAILED_CREATE_GRACE_S = 15.0
+# With no timer pending, wake up this often anyway (the watches deliver everything else).
+IDLE_WAKE_S = 3600.0
 
 _HINTS = {
     "ImagePullBackOff": "check the image reference and --image-pull-secret",
@@ -60,8 +64,23 @@ class WaitOutcome:
     training_step: tuple[int, int] | None = None  # the last "step n/N" the trainer printed
 
 
+# A status line: (reason, message).
+Line = tuple[str, str]
+
+
+@dataclass
+class Tick:
+    """What one evaluation of the snapshot decided: done (outcome), or the line to show and when to look again."""
+
+    outcome: WaitOutcome | None = None
+    line: Line | None = None
+    timers: list[float] = field(default_factory=list)  # monotonic times at which the verdict may change
+
+
 class Waiter:
-    def __init__(self, kube: Kube, target: WaitTarget, progress: Progress, *, clock: Any = time.monotonic) -> None:
+    def __init__(
+        self, kube: KubeApi, target: WaitTarget, progress: Progress, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.kube = kube
         self.t = target
         self.progress = progress
@@ -89,6 +108,8 @@ class Waiter:
         self.log_tail: collections.deque[str] = collections.deque(maxlen=20)
         self.step: tuple[int, int] | None = None
         self.failed_create_since: float | None = None
+        self.last_reason = ""  # what the timeout message names
+        self.last_message: dict[str, str] = {}  # reason -> last non-empty message (conditions get rewritten)
 
     # -- helpers --------------------------------------------------------------------------------------------------
 
@@ -146,7 +167,7 @@ class Waiter:
         self.log_thread = threading.Thread(target=run, name="training-log", daemon=True)
         self.log_thread.start()
 
-    # -- the loop -------------------------------------------------------------------------------------------------
+    # -- the loop: intake, evaluate, sleep until the next event or timer ----------------------------------------
 
     def run(self) -> WaitOutcome:
         self.streams.start()
@@ -156,113 +177,166 @@ class Waiter:
             self.streams.stop()
 
     def _loop(self) -> WaitOutcome:
-        t = self.t
-        second = cond.INFERENCE_READY if t.mode == "inference" else cond.JOB_STARTED
-        self._begin(cond.RESOURCE_READY, "waiting for nodes")
-        # Pool updates posted before the watches started (the operation began during apply).
-        for state in self.cache.take_side("pool"):
-            self._pool_update(state)
-        last_reason = ""
-        last_message: dict[str, str] = {}  # reason -> last non-empty message (conditions get rewritten)
+        self.begin()
         while True:
             now = self.clock()
-            timers: list[float] = []
-            line: tuple[str, str] | None = None  # the one status line this evaluation reports
-            if {"nodes", "pods", "workload"} <= self.cache.synced:  # a consistent snapshot to judge from
-                nodes = self.cache.items("nodes")
-                rr = cond.resource_ready(t.placement, nodes)
-                if rr.true:
-                    if self.resource_ready_at is None:
-                        self.resource_ready_at = now
-                    self.progress.done(cond.RESOURCE_READY, rr.reason, rr.message)
-                    self._begin(second)
-                elif not self.progress.is_done(cond.RESOURCE_READY):
-                    line = (rr.reason, rr.message)
+            tick = self.evaluate(now)
+            if tick.outcome is not None:
+                return tick.outcome
+            self.intake(timeout=min(tick.timers) - now if tick.timers else IDLE_WAKE_S)
 
-                workload, pods = self.workload, self.pods
-                if not self.progress.is_done(cond.RESOURCE_READY):
-                    pass  # phases complete in order: a ready pod on a node we do not count yet proves nothing
-                elif t.mode == "inference":
-                    inf = cond.inference_ready(workload, pods)
-                    if inf.true:
-                        self.progress.done(cond.INFERENCE_READY, inf.reason, inf.message)
-                        self.progress.done(cond.WORKSPACE_SUCCEEDED, "workspaceSucceeded", inf.message)
-                        return WaitOutcome()
-                    line = (inf.reason, inf.message)
-                else:
-                    js = cond.job_started(workload, pods)
-                    if js.true:
-                        self.progress.done(cond.JOB_STARTED, js.reason, js.message)
-                        self._begin(cond.WORKSPACE_SUCCEEDED, "training")
-                        if self.log_thread is None:
-                            running = next(
-                                (p for p in pods if p.get("status", {}).get("phase") in ("Running", "Succeeded")), None
-                            )
-                            if running is not None:
-                                self._follow_training_log(running["metadata"]["name"])
-                    if cond.job_succeeded(workload):
-                        self.progress.done(cond.WORKSPACE_SUCCEEDED, "workspaceSucceeded", "tuning finished")
-                        return WaitOutcome(training_step=self.step)
-                    line = (js.reason, js.message) if not js.true else ("Training", "the trainer is running")
-                    if js.true and self.step is not None:
-                        line = ("Training", f"step {self.step[0]}/{self.step[1]}")
+    def begin(self) -> None:
+        """The first phase starts; pool updates posted before the watches started (during apply) are applied."""
+        self._begin(cond.RESOURCE_READY, "waiting for nodes")
+        for state in self.cache.take_side("pool"):
+            self._pool_update(state)
 
-                active = self.progress.current or second
-                diag = cond.diagnose(t.mode, workload, pods, t.main_container)
-                if diag is not None and diag.reason == "Unschedulable" and diag.pod:
-                    # The scheduler's event carries the full message even while the condition is being rewritten.
-                    event_message = cond.scheduler_message(self.cache.items("events"), diag.pod)
-                    if event_message and len(event_message) >= len(diag.message):
-                        diag = replace(diag, message=event_message)
-                if diag is not None:
-                    if diag.message and diag.message != diag.reason:
-                        last_message[diag.reason] = diag.message
-                    elif diag.reason in last_message:
-                        diag = replace(diag, message=last_message[diag.reason])
-                    if diag.terminal:
-                        raise self._fail(active, diag)
-                    if diag.reason == "Unschedulable" and self.resource_ready_at is not None:
-                        stuck_at = self.resource_ready_at + UNSCHEDULABLE_GRACE_S
-                        if now >= stuck_at:
-                            raise self._fail(active, Diagnosis(diag.reason, diag.message, True, pod=diag.pod))
-                        timers.append(stuck_at)
-                    last_reason = f"{diag.reason}: {diag.message}"
-                    if self.progress.is_done(cond.RESOURCE_READY):  # while nodes come up, pending pods are expected
-                        line = (diag.reason, diag.message)
-                warning = cond.workload_warning(self.cache.items("events"), t.name)
-                if warning is not None and not pods:
-                    if self.failed_create_since is None:
-                        self.failed_create_since = now
-                    if now >= self.failed_create_since + FAILED_CREATE_GRACE_S:
-                        raise self._fail(active, Diagnosis(warning[0], warning[1], True))
-                    timers.append(self.failed_create_since + FAILED_CREATE_GRACE_S)
-                    line = warning
-                    last_reason = f"{warning[0]}: {warning[1]}"
-            if self.cache.errors:
-                error = next(iter(self.cache.errors.values()))
-                line = ("APIUnavailable", f"reconnecting ({error})")
-                last_reason = f"API server unavailable: {error}"
-            if line is not None:
-                self.progress.update(self.progress.current or cond.RESOURCE_READY, *line)
+    def intake(self, timeout: float) -> bool:
+        """Apply what the watches (and the side channels) delivered within `timeout`. False if nothing came."""
+        if not drain(self.streams, self.cache, timeout=timeout):
+            return False
+        for entry in self.cache.take_side("trainlog"):
+            self._training_line(entry)
+        for state in self.cache.take_side("pool"):
+            self._pool_update(state)
+        return True
 
-            phase = self.progress.current or cond.RESOURCE_READY
-            deadline = self._phase_deadline(phase)
-            if deadline is not None:
-                if now >= deadline:
-                    started = self.phase_started.get(phase, now)
-                    raise WaitTimeout(
-                        phase,
-                        now - (started if t.deadline is None else min(self.phase_started.values(), default=now)),
-                        last_reason=last_reason or self.progress.records[phase].message,
-                        hint="raise --timeout, or look at `kaitoctl status` and `kaitoctl logs`",
-                    )
-                timers.append(deadline)
-            wake = min(timers) - now if timers else 3600.0
-            if drain(self.streams, self.cache, timeout=wake):
-                for entry in self.cache.take_side("trainlog"):
-                    self._training_line(entry)
-                for state in self.cache.take_side("pool"):
-                    self._pool_update(state)
+    def evaluate(self, now: float) -> Tick:
+        """Judge the current snapshot once. Returns the outcome when done, else the status line and the timers to
+        wake up for; raises OperationFailed for a reason that will not heal and WaitTimeout past the deadline."""
+        tick = Tick()
+        if {"nodes", "pods", "workload"} <= self.cache.synced:  # a consistent snapshot to judge from
+            tick.line = self._resource_phase(now)
+            outcome, line = self._workload_phase()
+            if outcome is not None:
+                return Tick(outcome=outcome)
+            tick.line = line or tick.line
+            line, timer = self._diagnosis(now)
+            tick.line = line or tick.line
+            tick.timers += [timer] if timer is not None else []
+            line, timer = self._workload_warning(now)
+            tick.line = line or tick.line
+            tick.timers += [timer] if timer is not None else []
+        tick.line = self._api_errors() or tick.line
+        if tick.line is not None:
+            self.progress.update(self.progress.current or cond.RESOURCE_READY, *tick.line)
+        deadline = self._deadline(now)
+        if deadline is not None:
+            tick.timers.append(deadline)
+        return tick
+
+    @property
+    def second_phase(self) -> str:
+        return cond.INFERENCE_READY if self.t.mode == "inference" else cond.JOB_STARTED
+
+    def _resource_phase(self, now: float) -> Line | None:
+        """ResourceReady: done once the nodes are; until then, its line."""
+        rr = cond.resource_ready(self.t.placement, self.cache.items("nodes"))
+        if rr.true:
+            if self.resource_ready_at is None:
+                self.resource_ready_at = now
+            self.progress.done(cond.RESOURCE_READY, rr.reason, rr.message)
+            self._begin(self.second_phase)
+        elif not self.progress.is_done(cond.RESOURCE_READY):
+            return (rr.reason, rr.message)
+        return None
+
+    def _workload_phase(self) -> tuple[WaitOutcome | None, Line | None]:
+        """InferenceReady, or JobStarted then WorkspaceSucceeded. Phases complete in order: before ResourceReady, a
+        ready pod on a node we do not count yet proves nothing."""
+        if not self.progress.is_done(cond.RESOURCE_READY):
+            return None, None
+        workload, pods = self.workload, self.pods
+        if self.t.mode == "inference":
+            inf = cond.inference_ready(workload, pods)
+            if inf.true:
+                self.progress.done(cond.INFERENCE_READY, inf.reason, inf.message)
+                self.progress.done(cond.WORKSPACE_SUCCEEDED, "workspaceSucceeded", inf.message)
+                return WaitOutcome(), None
+            return None, (inf.reason, inf.message)
+        js = cond.job_started(workload, pods)
+        if js.true:
+            self.progress.done(cond.JOB_STARTED, js.reason, js.message)
+            self._begin(cond.WORKSPACE_SUCCEEDED, "training")
+            if self.log_thread is None:
+                running = next((p for p in pods if p.get("status", {}).get("phase") in ("Running", "Succeeded")), None)
+                if running is not None:
+                    self._follow_training_log(running["metadata"]["name"])
+        if cond.job_succeeded(workload):
+            self.progress.done(cond.WORKSPACE_SUCCEEDED, "workspaceSucceeded", "tuning finished")
+            return WaitOutcome(training_step=self.step), None
+        if not js.true:
+            return None, (js.reason, js.message)
+        if self.step is not None:
+            return None, ("Training", f"step {self.step[0]}/{self.step[1]}")
+        return None, ("Training", "the trainer is running")
+
+    def _diagnosis(self, now: float) -> tuple[Line | None, float | None]:
+        """The pods' first actionable reason: fail at once when terminal, after a grace when Unschedulable on
+        ready nodes (returned as a timer until then), else report it once the nodes are ready."""
+        diag = cond.diagnose(self.t.mode, self.workload, self.pods, self.t.main_container)
+        if diag is None:
+            return None, None
+        if diag.reason == "Unschedulable" and diag.pod:
+            # The scheduler's event carries the full message even while the condition is being rewritten.
+            event_message = cond.scheduler_message(self.cache.items("events"), diag.pod)
+            if event_message and len(event_message) >= len(diag.message):
+                diag = replace(diag, message=event_message)
+        if diag.message and diag.message != diag.reason:
+            self.last_message[diag.reason] = diag.message
+        elif diag.reason in self.last_message:
+            diag = replace(diag, message=self.last_message[diag.reason])
+        if diag.terminal:
+            raise self._fail(self.active_phase, diag)
+        timer = None
+        if diag.reason == "Unschedulable" and self.resource_ready_at is not None:
+            stuck_at = self.resource_ready_at + UNSCHEDULABLE_GRACE_S
+            if now >= stuck_at:
+                raise self._fail(self.active_phase, Diagnosis(diag.reason, diag.message, True, pod=diag.pod))
+            timer = stuck_at
+        self.last_reason = f"{diag.reason}: {diag.message}"
+        if self.progress.is_done(cond.RESOURCE_READY):  # while nodes come up, pending pods are expected
+            return (diag.reason, diag.message), timer
+        return None, timer
+
+    def _workload_warning(self, now: float) -> tuple[Line | None, float | None]:
+        """A Warning event on the workload while it has no pods (FailedCreate: quota, admission, a missing claim)
+        fails the wait once it has lasted FAILED_CREATE_GRACE_S; until then it is the line, with a timer."""
+        warning = cond.workload_warning(self.cache.items("events"), self.t.name)
+        if warning is None or self.pods:
+            return None, None
+        if self.failed_create_since is None:
+            self.failed_create_since = now
+        if now >= self.failed_create_since + FAILED_CREATE_GRACE_S:
+            raise self._fail(self.active_phase, Diagnosis(warning[0], warning[1], True))
+        self.last_reason = f"{warning[0]}: {warning[1]}"
+        return warning, self.failed_create_since + FAILED_CREATE_GRACE_S
+
+    def _api_errors(self) -> Line | None:
+        """A watch that lost the API server says so (its stream reconnects and re-lists by itself)."""
+        if not self.cache.errors:
+            return None
+        error = next(iter(self.cache.errors.values()))
+        self.last_reason = f"API server unavailable: {error}"
+        return ("APIUnavailable", f"reconnecting ({error})")
+
+    def _deadline(self, now: float) -> float | None:
+        """The current phase's deadline (raises WaitTimeout once it has passed); None when it has none."""
+        phase = self.progress.current or cond.RESOURCE_READY
+        deadline = self._phase_deadline(phase)
+        if deadline is None or now < deadline:
+            return deadline
+        started = self.phase_started.get(phase, now)
+        raise WaitTimeout(
+            phase,
+            now - (started if self.t.deadline is None else min(self.phase_started.values(), default=now)),
+            last_reason=self.last_reason or self.progress.records[phase].message,
+            hint="raise --timeout, or look at `kaitoctl status` and `kaitoctl logs`",
+        )
+
+    @property
+    def active_phase(self) -> str:
+        return self.progress.current or self.second_phase
 
     def _pool_update(self, state: dict[str, Any]) -> None:
         """Progress of the agent pool operation, posted (key "pool") by the thread that runs it."""

@@ -12,8 +12,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from kaitoctl.adapters.k8s import Kube, WatchExpired
+from kaitoctl.adapters.k8s import WatchExpired
 from kaitoctl.core.errors import KaitoctlError
+from kaitoctl.ops.interfaces import KubeApi
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Update:
 class Streams:
     """Background list+watch threads feeding one queue. Daemon threads: Ctrl-C never waits for them."""
 
-    def __init__(self, kube: Kube, specs: list[StreamSpec], *, watch_timeout_s: int = 290) -> None:
+    def __init__(self, kube: KubeApi, specs: list[StreamSpec], *, watch_timeout_s: int = 290) -> None:
         self.kube = kube
         self.specs = specs
         self.queue: queue.Queue[Update] = queue.Queue()

@@ -1,0 +1,79 @@
+"""The adapter surface ops depends on, as Protocols.
+
+`kaitoctl.adapters.k8s.Kube` and `kaitoctl.adapters.aks.Aks` implement them; unit tests implement them in memory
+(tests/unit/fakes.py), so mypy checks that a fake and the real adapter agree on every method ops calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from kaitoctl.adapters.k8s import KubeContext
+
+# A Kubernetes object as the API sends it (plain JSON).
+Obj = dict[str, Any]
+
+
+class KubeApi(Protocol):
+    """A connected cluster: reads, server-side applies, deletes, watches and logs, by API path."""
+
+    context: KubeContext
+
+    def get(self, path: str) -> Obj | None: ...
+
+    def list(
+        self, path: str, *, label_selector: str | None = None, field_selector: str | None = None
+    ) -> tuple[list[Obj], str]: ...
+
+    def apply(
+        self, obj: Obj, *, dry_run: bool = False, force: bool = False, field_manager: str = "kaitoctl"
+    ) -> Obj: ...
+
+    def delete(self, path: str, *, propagation: str = "Background") -> bool: ...
+
+    def watch(
+        self,
+        path: str,
+        *,
+        resource_version: str,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_s: int = 290,
+    ) -> Iterator[Obj]: ...
+
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str | None = None,
+        tail_lines: int | None = None,
+        previous: bool = False,
+        follow: bool = False,
+        timestamps: bool = False,
+    ) -> Iterator[str]: ...
+
+    def ensure_namespace(self, namespace: str) -> bool: ...
+
+
+class AksApi(Protocol):
+    """One AKS cluster's agent pools, plus the regional vCPU quota. Pool bodies are ARM wire-shaped dicts."""
+
+    poll_interval: float
+
+    def cluster(self) -> Obj: ...
+
+    def list_clusters(self) -> list[Obj]: ...
+
+    def get_pool(self, name: str) -> Obj | None: ...
+
+    # The pollers are the SDK's LROPoller; ops only hands them back to `wait`.
+    def begin_put_pool(self, name: str, body: Obj) -> Any: ...
+
+    def begin_delete_pool(self, name: str) -> Any: ...
+
+    def wait(self, poller: Any, action: str, on_status: Callable[[str], None] | None = None) -> Any: ...
+
+    def usages(self, location: str) -> dict[str, tuple[int, int]]: ...
