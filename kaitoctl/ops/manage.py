@@ -5,15 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kaitoctl.adapters.k8s import resource_path
 from kaitoctl.core.errors import InvalidInput, NotFound
 from kaitoctl.core.naming import WORKSPACE_LABEL, ownership_selector
 from kaitoctl.ops.cluster import WorkspaceRecord, list_records
-from kaitoctl.ops.interfaces import KubeApi
+from kaitoctl.ops.interfaces import AksApi, KubeApi
 from kaitoctl.ops.options import RunOptions
 from kaitoctl.ops.progress import Progress
+
+if TYPE_CHECKING:
+    from kaitoctl.adapters.aks import AksTarget
 
 # ---- logs ---------------------------------------------------------------------------------------------------------
 
@@ -169,9 +172,17 @@ def delete_targets(kube: KubeApi, namespace: str, names: list[str], all_: bool) 
 
 
 def delete_workspaces(
-    kube: KubeApi, targets: list[DeleteTarget], opts: RunOptions, progress: Progress, *, keep_pool: bool, wait: bool
+    kube: KubeApi,
+    targets: list[DeleteTarget],
+    opts: RunOptions,
+    progress: Progress,
+    *,
+    keep_pool: bool,
+    wait: bool,
+    aks: Callable[[AksTarget], AksApi] | None = None,
 ) -> dict[str, Any]:
-    """Delete each workspace's objects (by ownership labels) and its node pool, then wait until they are gone."""
+    """Delete each workspace's objects (by ownership labels) and its node pool, then wait until they are gone.
+    `aks` stands in for the AKS adapter (tests)."""
     summary: dict[str, Any] = {}
     for target in targets:
         phase = f"delete {target.name}"
@@ -194,7 +205,10 @@ def delete_workspaces(
                 pool_result = "not reachable"
             else:
                 pool_result = release_pool(
-                    Aks(aks_target), placement.pool, f"{target.namespace}/{target.name}", keep_pool=keep_pool
+                    aks(aks_target) if aks is not None else Aks(aks_target),
+                    placement.pool,
+                    f"{target.namespace}/{target.name}",
+                    keep_pool=keep_pool,
                 )
         if wait:
             timeout = opts.timeout_s or 300
