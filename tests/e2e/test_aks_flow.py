@@ -186,7 +186,39 @@ def test_a_pool_kaitoctl_did_not_create_is_not_touched(cluster: Any, namespace: 
     refused = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=60)
     assert refused.returncode == 4 and refused.json()["error"]["reason"] == "PoolConflict"
     assert "--adopt" in refused.json()["error"]["hint"]
-    run(["deploy", "phi-3", "-n", namespace, "--adopt"], env, timeout=120).check()
+    puts_before = len(emu.requests(method="PUT", path=name))
+    data = run(["deploy", "phi-3", "-n", namespace, "--adopt", "-o", "json"], env, timeout=120).check().json()
+    assert data["state"] == "Ready" and data["pool"]["name"] == name
+    props = _pool_props(emu, name)
+    # Adopted: kaitoctl's ownership tags are on the pool now, so a later run or delete treats it as its own.
+    assert props["tags"] == {"managed-by": "kaitoctl", "kaitoctl-workspace": f"{namespace}/phi-3-mini-128k-instruct"}
+    assert len(emu.requests(method="PUT", path=name)) == puts_before + 1
+    again = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=120).check().json()
+    assert again["pool"]["action"] == "unchanged"  # no --adopt needed any more
+
+
+def test_no_device_plugin_leaves_the_cluster_s_own(cluster: Any, namespace: str, make_arm_emulator: Any) -> None:
+    emu = make_arm_emulator(cluster.kubeconfig, operation_seconds=1.0, device_plugin_preinstalled=True)
+    env = base_env(cluster, {**emu.env(), "KAITOCTL_ARM_POLL_INTERVAL": "0.1"})
+    from kubernetes import client
+
+    apps = client.AppsV1Api(cluster.api_client())
+    ours = "metadata.name=nvidia-device-plugin-daemonset"
+    before = {d.metadata.uid for d in apps.list_daemon_set_for_all_namespaces(field_selector=ours).items}
+    data = run(["deploy", "phi-3", "-n", namespace, "--no-device-plugin", "-o", "json"], env, timeout=120).check().json()
+    assert data["state"] == "Ready"
+    after = {d.metadata.uid for d in apps.list_daemon_set_for_all_namespaces(field_selector=ours).items}
+    assert after == before  # kaitoctl created no device plugin
+
+
+def test_cloud_flag(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+    unknown = run(["deploy", "phi-3", "-n", namespace, "--cloud", "Mars"], env, timeout=60)
+    assert unknown.returncode == 2
+    assert "error: --cloud: unknown cloud 'Mars'" in unknown.stderr.splitlines()
+    assert emu.requests() == [] and objects_in(cluster, namespace) == {}
+    # The endpoint is the emulator's (KAITOCTL_ARM_ENDPOINT); the cloud picks the token scope and login host.
+    data = run(["deploy", "phi-3", "-n", namespace, "--cloud", "AzureChinaCloud", "-o", "json"], env, timeout=120)
+    assert data.check().json()["state"] == "Ready"
 
 
 def test_dry_run_never_calls_azure(emu: Any, env: dict[str, str]) -> None:

@@ -82,7 +82,12 @@ def test_rerun_changes_no_resource_version(cluster: Any, namespace: str, env: di
         if e["verb"] in ("create", "update", "delete") or (e["verb"] == "patch" and "dryRun" not in e["requestURI"] and e["responseStatus"]["code"] == 201)
     ]
     assert writes == [], writes
-    assert "True" in again.stderr
+    final = {}
+    for line in again.stderr.splitlines():  # `<time> <phase> <status> ...`: the last status of each phase
+        parts = line.split()
+        if len(parts) >= 3 and parts[1] in ("Apply", "ResourceReady", "InferenceReady", "WorkspaceSucceeded"):
+            final[parts[1]] = parts[2]
+    assert final == {"Apply": "True", "ResourceReady": "True", "InferenceReady": "True", "WorkspaceSucceeded": "True"}
 
 
 def test_request_budget_per_deploy_and_tune(cluster: Any, namespace: str, env: dict[str, str], gpu_node: str) -> None:
@@ -156,12 +161,20 @@ def test_immutable_change_is_refused_unless_recreate(cluster: Any, namespace: st
 
 
 def test_mutable_change_updates_in_place(cluster: Any, namespace: str, env: dict[str, str], gpu_node: str) -> None:
-    run(_deploy(gpu_node, namespace), env).check()
-    run([*_deploy(gpu_node, namespace), "--max-model-len", "8192"], env).check()
     from kubernetes import client
 
-    sts = client.AppsV1Api(cluster.api_client()).read_namespaced_stateful_set("phi-3-mini-128k-instruct", namespace)
-    assert "--kaito-config-file=/mnt/config/inference_config.yaml" in sts.spec.template.spec.containers[0].args
+    apps = client.AppsV1Api(cluster.api_client())
+    run(_deploy(gpu_node, namespace), env).check()
+    before = apps.read_namespaced_stateful_set("phi-3-mini-128k-instruct", namespace)
+    assert "--max-model-len=auto" in before.spec.template.spec.containers[0].args
+    run([*_deploy(gpu_node, namespace), "--max-model-len", "8192"], env).check()
+    sts = apps.read_namespaced_stateful_set("phi-3-mini-128k-instruct", namespace)
+    assert sts.metadata.uid == before.metadata.uid  # updated, not deleted and recreated
+    assert sts.metadata.generation == before.metadata.generation + 1
+    args = sts.spec.template.spec.containers[0].args
+    assert "--kaito-config-file=/mnt/config/inference_config.yaml" in args and "--max-model-len=auto" not in args
+    config = cluster.core().read_namespaced_config_map("phi-3-mini-128k-instruct-config", namespace)
+    assert yaml.safe_load(config.data["inference_config.yaml"])["vllm"]["max-model-len"] == 8192
 
 
 # ---- failure reasons ----------------------------------------------------------------------------------------------
@@ -183,8 +196,7 @@ def test_inference_failures_end_the_wait_with_exit_1(cluster: Any, namespace: st
     result = run([*_deploy(gpu_node, namespace), "-o", "json"], env, timeout=120)
     assert result.returncode == 1, result.stderr
     error = result.json()["error"]
-    assert error["reason"] == reason and error["exitCode"] == 1
-    assert result.seconds < 60  # ended early, not at the timeout
+    assert error["reason"] == reason and error["exitCode"] == 1  # the diagnosis ended the wait, not the timeout
     if behavior == "crash-loop":
         assert "no kernel image is available" in result.stderr  # the last log lines are shown
 
@@ -225,13 +237,13 @@ def test_timeout_exits_3_naming_the_phase(cluster: Any, namespace: str, env: dic
 
 
 def test_tune_reports_progress_and_where_the_adapter_went(cluster: Any, namespace: str, env: dict[str, str], gpu_node: str) -> None:
-    cluster.set_pod_behavior(namespace, "job-running", delay_s=4, then="succeed")
+    cluster.set_pod_behavior(namespace, "job-running", delay_s=8, then="succeed")
     log = cluster.serve_logs(namespace, ["{'loss': 1.9}", " 10%|█         | 5/50 [00:01<00:09,  4.9it/s]", " 40%|████      | 20/50 [00:04<00:06,  4.9it/s]"])
     result = run(["tune", "phi-3", "--method", "qlora", "--node", gpu_node, "-n", namespace, "-o", "json", "--no-progress"], env, timeout=120).check()
     data = result.json()
     assert data["state"] == "Succeeded"
     assert data["output"]["volume"] == "pvc:phi-3-mini-128k-instruct-tuning-adapter"
-    assert "step 20/50" in result.stderr or "step 5/50" in result.stderr, result.stderr
+    assert "step 20/50" in result.stderr, result.stderr  # the last step the trainer printed
     assert Path(log).exists()
     # --cleanup on-success: the Job is gone, the adapter claim and the record stay
     left = objects_in(cluster, namespace)
