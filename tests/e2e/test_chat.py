@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import selectors
 import signal
 import subprocess
@@ -124,14 +125,21 @@ def test_not_ready_workspace_says_which_phase(cluster: Any, namespace: str, env:
     )
     result = run(["chat", "q", "-n", namespace], env)
     assert result.returncode == 1
-    assert "not ready: InferenceReady is False" in result.stderr
+    assert result.stderr.splitlines()[0] == (
+        "error: workspace phi-3-mini-128k-instruct is not ready: InferenceReady is False "
+        "(WorkspaceInferenceStatusPending: 0/1 pod(s) ready)"
+    )
 
 
 def test_port_forward_failure_is_reported(deployed: str, env: dict[str, str]) -> None:
     # No ClusterPortForward for this namespace: kwok refuses the stream.
     result = run(["chat", "q", "-n", deployed], env, timeout=60)
     assert result.returncode == 1
-    assert "model server" in result.stderr or "port-forward" in result.stderr
+    first = result.stderr.splitlines()[0]
+    assert re.fullmatch(
+        r"error: cannot reach the model server at http://127\.0\.0\.1:\d+: Server disconnected without sending a response\.",
+        first,
+    ), result.stderr
 
 
 def test_several_ready_workspaces_need_a_choice(cluster: Any, deployed: str, env: dict[str, str]) -> None:
