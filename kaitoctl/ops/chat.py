@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kaitoctl.adapters.chat import ModelClient
-from kaitoctl.adapters.k8s import Kube
 from kaitoctl.core import conditions as cond
 from kaitoctl.core.errors import InvalidInput, NotFound, OperationFailed
 from kaitoctl.ops import cluster
+from kaitoctl.ops.interfaces import KubeApi
 from kaitoctl.ops.status import WorkspaceStatus, collect
 
 SERVER_PORT = 5000  # Kaito's runtimes listen on 5000 in the pod (the Service maps 80 -> 5000)
@@ -38,7 +38,7 @@ def _not_ready_message(status: WorkspaceStatus) -> str:
     return f"workspace {status.name} is not ready"
 
 
-def find_workspace(kube: Kube, namespace: str, name: str | None) -> WorkspaceStatus:
+def find_workspace(kube: KubeApi, namespace: str, name: str | None) -> WorkspaceStatus:
     statuses = [s for s in collect(kube, namespace, name) if s.mode == "inference"]
     if name is not None:
         if not statuses:

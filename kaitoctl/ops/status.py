@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kaitoctl.adapters.k8s import Kube, resource_path
+from kaitoctl.adapters.k8s import resource_path
 from kaitoctl.core import conditions as cond
 from kaitoctl.core.naming import RECORD_KIND_LABEL, WORKSPACE_LABEL, ownership_selector
 from kaitoctl.ops.cluster import WorkspaceRecord, list_records
+from kaitoctl.ops.interfaces import KubeApi
 
 
 @dataclass
@@ -132,7 +133,7 @@ def compute_status(
     return WorkspaceStatus(record, conditions, state, diagnosis, mine)
 
 
-def collect(kube: Kube, namespace: str | None, name: str | None = None) -> list[WorkspaceStatus]:
+def collect(kube: KubeApi, namespace: str | None, name: str | None = None) -> list[WorkspaceStatus]:
     """Five list calls, whatever the number of workspaces: records, StatefulSets, Jobs, pods, nodes."""
     records = list_records(kube, namespace)
     if name is not None:
@@ -154,7 +155,7 @@ def collect(kube: Kube, namespace: str | None, name: str | None = None) -> list[
     return [compute_status(r, workloads, by_ns.get(r.namespace, []), nodes) for r in records]
 
 
-def watch_statuses(kube: Kube, namespace: str | None, name: str | None) -> Iterator[list[WorkspaceStatus]]:
+def watch_statuses(kube: KubeApi, namespace: str | None, name: str | None) -> Iterator[list[WorkspaceStatus]]:
     """Recompute on every change of the records, workloads, pods or nodes (watches, not polling)."""
     from kaitoctl.ops.cluster import parse_record
     from kaitoctl.ops.watch import Cache, Streams, StreamSpec, drain

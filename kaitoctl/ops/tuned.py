@@ -9,6 +9,7 @@ from kaitoctl.core.naming import ownership_selector
 from kaitoctl.core.spec import Adapter
 from kaitoctl.ops import cluster
 from kaitoctl.ops.cluster import WorkspaceRecord
+from kaitoctl.ops.interfaces import KubeApi
 from kaitoctl.ops.options import RunOptions
 
 
@@ -24,9 +25,12 @@ def _adapter_of(record: WorkspaceRecord) -> Adapter:
     return Adapter(name=record.name, volume=out.volume)
 
 
-def tuned_base_and_adapter(opts: RunOptions, namespace: str | None, name: str | None) -> tuple[str, Adapter]:
-    """The (preset, adapter) to serve. One successful tuning run, or the one named with --from-tuning."""
-    kube = cluster.connect(opts.kubeconfig, opts.context)
+def tuned_base_and_adapter(
+    opts: RunOptions, namespace: str | None, name: str | None, *, kube: KubeApi | None = None
+) -> tuple[str, Adapter]:
+    """The (preset, adapter) to serve. One successful tuning run, or the one named with --from-tuning.
+    `kube` stands in for the cluster adapter (tests)."""
+    kube = kube if kube is not None else cluster.connect(opts.kubeconfig, opts.context)
     ns = cluster.resolve_namespace(kube, namespace)
     records = [r for r in cluster.list_records(kube, ns) if r.mode == "tuning"]
     jobs, _ = kube.list(resource_path("batch/v1", "Job", ns), label_selector=ownership_selector())
