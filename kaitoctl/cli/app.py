@@ -1,24 +1,66 @@
 """The kaitoctl command tree. Only registers verbs: each lives in its own module, and each imports the heavy
-machinery (kubernetes, azure, jinja2, httpx) inside its body, so `kaitoctl --help` stays fast."""
+machinery (kubernetes, azure, jinja2, httpx) inside its body, so `kaitoctl --help` stays fast.
+
+`main` builds only the verb on the command line (its module, its options): Typer turns every parameter of every
+registered command into a click parameter up front, which for nine verbs costs more than a dry run's own work.
+With no verb (`kaitoctl --help`, `--version`, a typo) it registers stand-ins that carry only each verb's summary,
+which is all the root help and "No such command" show; tests/unit/test_cli.py checks that the root help is the
+same either way. The tests use `app`, the whole tree.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+import sys
+from typing import Annotated, Any
 
 import typer
 
 from kaitoctl import __version__
-from kaitoctl.cli import apply, chat, delete, deploy, logs, presets, render, status, tune
+from kaitoctl.cli.coercion import Group
 
-app = typer.Typer(
-    name="kaitoctl",
-    help="Deploy and fine-tune Kaito model presets on AKS GPU nodes, with no in-cluster operator.\n\n"
-    'Everyday flow: `kaitoctl tune phi-3 --method qlora`, `kaitoctl deploy`, `kaitoctl chat "question"`.',
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# name -> (module, attribute, summary). Order is the order of `kaitoctl --help`; the summary is the first paragraph
+# of the verb's docstring (a unit test keeps them equal).
+VERBS: dict[str, tuple[str, str, str]] = {
+    "tune": (
+        "kaitoctl.cli.tune",
+        "tune",
+        "Fine-tune PRESET (LoRA/QLoRA) as a Kubernetes Job and keep the adapter.",
+    ),
+    "deploy": ("kaitoctl.cli.deploy", "deploy", "Serve PRESET on GPU nodes and wait until it answers."),
+    "apply": (
+        "kaitoctl.cli.apply",
+        "apply",
+        "Apply a Kaito Workspace YAML as kaitoctl would run it: same spec, flags override the file.",
+    ),
+    "render": (
+        "kaitoctl.cli.render",
+        "render",
+        "Print the plan (stderr) and the manifests (stdout) for a Kaito Workspace YAML. Touches nothing.",
+    ),
+    "status": (
+        "kaitoctl.cli.status",
+        "status",
+        "Show workspaces with Kaito's columns: RESOURCEREADY, INFERENCEREADY, JOBSTARTED, WORKSPACESUCCEEDED.",
+    ),
+    "logs": (
+        "kaitoctl.cli.logs",
+        "logs",
+        "Print a workspace's logs: the inference server (pod 0) or the trainer, by default.",
+    ),
+    "delete": (
+        "kaitoctl.cli.delete",
+        "delete",
+        "Delete workspaces: every object kaitoctl created (found by its labels) and their AKS node pools.",
+    ),
+    "chat": (
+        "kaitoctl.cli.chat",
+        "chat",
+        "Ask a deployed model. Streams the answer; reaches the cluster through the API server (port-forward).",
+    ),
+    # A group: presets, presets show, presets skus.
+    "presets": ("kaitoctl.cli.presets", "app", "List model presets, show one, or list GPU SKUs."),
+}
 
 
 def _version(value: bool) -> None:
@@ -27,7 +69,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -36,16 +77,56 @@ def root(
     """kaitoctl: Kaito's presets, imperatively."""
 
 
-app.command("tune")(tune.tune)
-app.command("deploy")(deploy.deploy)
-app.command("apply")(apply.apply)
-app.command("render")(render.render)
-app.command("status")(status.status)
-app.command("logs")(logs.logs)
-app.command("delete")(delete.delete)
-app.command("chat")(chat.chat)
-app.add_typer(presets.app, name="presets")
+def _stand_in() -> None:
+    """Never runs: main registers stand-ins only when the command line names no verb."""
+
+
+def build_app(only: str | None = None, *, stand_ins: bool = False) -> typer.Typer:
+    """The command tree with every verb, or with just `only` (a name from VERBS), or with stand-ins that have
+    only each verb's summary (enough for the root help)."""
+    app = typer.Typer(
+        name="kaitoctl",
+        help="Deploy and fine-tune Kaito model presets on AKS GPU nodes, with no in-cluster operator.\n\n"
+        'Everyday flow: `kaitoctl tune phi-3 --method qlora`, `kaitoctl deploy`, `kaitoctl chat "question"`.',
+        cls=Group,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(root)
+    for name, (module, attribute, summary) in VERBS.items():
+        if only is not None and name != only:
+            continue
+        if stand_ins:
+            app.command(name, help=summary)(_stand_in)
+            continue
+        target = getattr(importlib.import_module(module), attribute)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    return app
+
+
+def verb_of(args: list[str]) -> str | None:
+    """The verb a command line runs, when it names one (the root takes only flags, none with a value)."""
+    for index, arg in enumerate(args):
+        if arg == "--":
+            following = args[index + 1 : index + 2]
+            return following[0] if following and following[0] in VERBS else None
+        if not arg.startswith("-"):
+            return arg if arg in VERBS else None
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the whole tree, for tests and tools; built on first use
+        return build_app()
+    raise AttributeError(name)
 
 
 def main() -> None:
-    app(prog_name="kaitoctl")
+    args = sys.argv[1:]
+    verb = verb_of(args)
+    build_app(verb, stand_ins=verb is None)(args=args, prog_name="kaitoctl")

@@ -63,7 +63,9 @@ class LiveReporter:
         from rich.live import Live
 
         self.records: list[PhaseRecord] = []
-        self.live = Live(get_renderable=self._render, console=output.stderr(), refresh_per_second=4, transient=False)
+        self.live = Live(
+            get_renderable=self._render, console=output.rich_stderr(), refresh_per_second=4, transient=False
+        )
         self.live.start()
 
     def _render(self) -> Any:
