@@ -49,6 +49,7 @@ class ArmEmulator:
         latency_s: float = 0.01,
         cleanup_nodes: bool = True,
         node_side_effects: bool = True,
+        pod_subnet: bool = False,
     ) -> None:
         self.kubeconfig = Path(kubeconfig) if kubeconfig else None
         self._own_state_dir = state_dir is None
@@ -72,6 +73,7 @@ class ArmEmulator:
             quota_mode=quota_mode,
             gpu_family_limit=gpu_family_limit,
             regional_cores_limit=regional_cores_limit,
+            pod_subnet=pod_subnet,
         )
         self.faults = FaultBook()
         self.kube: Any = None  # KubeSide when a kubeconfig is given

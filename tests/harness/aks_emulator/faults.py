@@ -149,6 +149,36 @@ class Fault:
         )
 
     @classmethod
+    def forbidden(
+        cls,
+        action: str,
+        *,
+        path: str,
+        method: str = "GET",
+        scope: str = "/subscriptions/{subscription}",
+        times: int | None = None,
+    ) -> Fault:
+        """403 AuthorizationFailed, as ARM answers an identity without `action` at `scope`. Wording as in public
+        ARM answers (e.g. confidential-containers/cloud-api-adaptor#1453 for Microsoft.Compute/locations/vmSizes/
+        read over '/subscriptions/<id>'); the client and object ids are made up."""
+        client = "22222222-2222-2222-2222-222222222222"
+        return cls.error(
+            403,
+            "AuthorizationFailed",
+            f"The client '{client}' with object id '{client}' does not have authorization to perform action "
+            f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please "
+            "refresh your credentials.",
+            times=times,
+            method=method,
+            path=path,
+        )
+
+    @classmethod
+    def usages_forbidden(cls) -> Fault:
+        """The Compute usages list denied: the identity's role is on the resource group or cluster only."""
+        return cls.forbidden("Microsoft.Compute/locations/usages/read", path=r"/providers/microsoft\.compute/.*/usages$")
+
+    @classmethod
     def operation_not_allowed(cls, *, times: int = 1, pool: str = "nodepool1", state: str = "Creating") -> Fault:
         """409 OperationNotAllowed on the next agent-pool write, as if another operation were running."""
         return cls.error(
@@ -240,6 +270,8 @@ class Fault:
             "failed_operation": cls.failed_operation,
             "slow": cls.slow,
             "expired_token": cls.expired_token,
+            "forbidden": cls.forbidden,
+            "usages_forbidden": cls.usages_forbidden,
         }
         if kind in makers:
             return makers[kind](**data)

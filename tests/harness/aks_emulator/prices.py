@@ -4,7 +4,8 @@ Every item carries `"isEmulatorPrice": true` and a meterId starting with `emulat
 catalog.linux_hourly_price() and are only plausible in magnitude. The item fields and the envelope
 ({"BillingCurrency", "CustomerEntityId", "CustomerEntityType", "Items", "NextPageLink", "Count"}) follow the
 public API. Per size and region there are Linux and Windows pay-as-you-go items, a Spot item and 1- and 3-year
-reservations, as the real API lists them.
+reservations, as the real API lists them, plus a Cloud Services item and a zero-priced item (see all_items()).
+Regions outside REGIONS have no items: the API then answers 200 with an empty list.
 
 The $filter support is a small OData subset, enough for what a CLI sends: `field eq 'value'` clauses joined by
 `and`, `or` inside parentheses, and `contains(field, 'text')`. Value comparison is case-insensitive (guess:
@@ -87,6 +88,18 @@ def all_items() -> tuple[dict[str, Any], ...]:
                     round(linux + 0.046 * size.vcpus, 4),
                     None,
                 ),
+                # Cloud Services (classic) meters for the same armSkuName, and a zero-priced meter: the live API
+                # lists such items next to the VM ones (per the review in issue 9 of this project; their exact
+                # names and prices here are unverified). Cheaper than Linux on purpose: a client that does not
+                # skip them shows a wrong price.
+                (
+                    "Consumption",
+                    f"Cloud Services {series} Series",
+                    words,
+                    round(linux * 0.9, 4),
+                    None,
+                ),
+                ("Consumption", f"Virtual Machines {series} Series", words, 0.0, None),
                 (
                     "Reservation",
                     f"Virtual Machines {series} Series",

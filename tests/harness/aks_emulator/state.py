@@ -28,6 +28,9 @@ from tests.harness.aks_emulator import catalog
 from tests.harness.aks_emulator.faults import OPERATION_NOT_ALLOWED, VM_SIZE_NOT_ALLOWED
 
 POOL_NAME_RE = r"^[a-z][a-z0-9]{0,11}$"
+# MicrosoftDocs/azure-aks-docs articles/aks/use-labels.md, "Reserved prefixes" and "Reserved system labels".
+RESERVED_LABEL_PREFIXES = ("kubernetes.azure.com/", "kubernetes.io/", "topology.kubernetes.io/")
+RESERVED_LABELS = frozenset({"node.kubernetes.io/instance-type"})
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_TENANT = "11111111-1111-1111-1111-111111111111"
 POOL_TYPE = "Microsoft.ContainerService/managedClusters/agentPools"
@@ -50,6 +53,7 @@ class ArmError(Exception):
         *,
         details: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        target: str | None = None,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
@@ -57,9 +61,12 @@ class ArmError(Exception):
         self.message = message
         self.details = details or []
         self.headers = headers or {}
+        self.target = target
 
     def body(self) -> dict[str, Any]:
         err: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.target:
+            err["target"] = self.target
         if self.details:
             err["details"] = self.details
         return {"error": err}
@@ -174,8 +181,12 @@ class ArmState:
         node_sync: NodeSync | None = None,
         vmss_id: str = "12345678",
         clock: Callable[[], float] = time.monotonic,
+        pod_subnet: bool = False,
     ) -> None:
         self.vmss_id = vmss_id
+        # Azure CNI with a dedicated pod subnet: nodepool1 has vnetSubnetID and podSubnetID, and AKS refuses a pool
+        # without a pod subnet (see validate_put).
+        self.pod_subnet = pod_subnet
         self.subscription = subscription
         self.tenant = tenant
         self.resource_group = resource_group
@@ -221,6 +232,14 @@ class ArmState:
     def fqdn(self) -> str:
         return f"{self.cluster}-dns-{self.vmss_number}.hcp.{self.location}.azmk8s.io"
 
+    def subnet_ids(self) -> dict[str, str]:
+        """The node and pod subnets of a pod-subnet cluster (made-up VNet, real ID shape)."""
+        vnet = (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            "/providers/Microsoft.Network/virtualNetworks/aks-vnet/subnets"
+        )
+        return {"vnetSubnetID": f"{vnet}/nodesubnet", "podSubnetID": f"{vnet}/podsubnet"}
+
     # -- lifecycle
 
     def reset(self) -> None:
@@ -233,17 +252,18 @@ class ArmState:
             self.ops.clear()
             old = list(self.pools)
             self.pools.clear()
+            system_props: dict[str, Any] = {
+                "count": 1,
+                "vmSize": "Standard_D4s_v5",
+                "mode": "System",
+                "osType": "Linux",
+                "osSKU": "Ubuntu",
+            }
+            if self.pod_subnet:
+                system_props.update(self.subnet_ids())
             system = Pool(
                 name="nodepool1",
-                props=self._with_defaults(
-                    {
-                        "count": 1,
-                        "vmSize": "Standard_D4s_v5",
-                        "mode": "System",
-                        "osType": "Linux",
-                        "osSKU": "Ubuntu",
-                    }
-                ),
+                props=self._with_defaults(system_props),
                 vm_indexes=[0],
                 next_index=1,
             )
@@ -256,7 +276,12 @@ class ArmState:
     def set_quota(self, family: str, limit: int, current: int | None = None) -> None:
         """Set a family's vCPU limit (`cores` for the regional total). `current`: vCPUs used elsewhere."""
         with self.lock:
-            entry = self.regional if family.lower() == "cores" else self.quota.setdefault(family, QuotaEntry(limit))
+            if family.lower() == "cores":
+                entry = self.regional
+            else:
+                # However the caller spells it, the row keeps Azure's spelling (catalog.GPU_FAMILIES).
+                known = [f for f in self.quota if catalog.family_key(f) == catalog.family_key(family)]
+                entry = self.quota.setdefault(known[0] if known else family, QuotaEntry(limit))
             entry.limit = limit
             if current is not None:
                 entry.outside = current
@@ -466,6 +491,20 @@ class ArmState:
             for immutable in ("osType", "osDiskType", "type"):
                 if immutable not in props:
                     props[immutable] = existing.props.get(immutable)
+            # OS SKU and OS disk size cannot change in place: AKS answers PropertyChangeNotAllowed (the code for
+            # osSKU as reported in hashicorp/terraform-provider-azurerm#26730; for osDiskSizeGB and the exact
+            # wording: unverified). Left out of the body, they keep the pool's values.
+            for immutable in ("osSKU", "osDiskSizeGB", "vnetSubnetID", "podSubnetID"):
+                new_value, old_value = props.get(immutable), existing.props.get(immutable)
+                if new_value in (None, 0, ""):
+                    props[immutable] = old_value
+                elif str(new_value).lower() != str(old_value).lower():
+                    raise ArmError(
+                        400,
+                        "PropertyChangeNotAllowed",
+                        f"Changing property '{immutable}' is not allowed.",
+                        target=immutable,
+                    )
         elif not vm_size:
             raise ArmError(400, "InvalidParameter", "The value of parameter agentPoolProfile.vmSize is invalid.")
 
@@ -499,15 +538,25 @@ class ArmState:
         if not isinstance(labels, dict):
             raise ArmError(400, "InvalidParameter", "The value of parameter agentPoolProfile.nodeLabels is invalid.")
         for key in labels:
-            # Reserved prefix (MicrosoftDocs/azure-docs articles/aks/use-labels.md).
-            if str(key).startswith("kubernetes.azure.com/"):
+            # Reserved prefixes and labels: MicrosoftDocs/azure-aks-docs articles/aks/use-labels.md ("Unavailable
+            # labels": prefixes kubernetes.azure.com/ and kubernetes.io/, and the reserved system labels such as
+            # node.kubernetes.io/instance-type and topology.kubernetes.io/region|zone). The doc says only that
+            # AKS answers "an error message": the code and wording here are unverified.
+            key = str(key)
+            reserved = next((p for p in RESERVED_LABEL_PREFIXES if key.startswith(p)), None)
+            if reserved is None and key in RESERVED_LABELS:
+                reserved = key
+            if reserved is not None:
                 raise ArmError(
                     400,
                     "InvalidParameter",
-                    f"Label key '{key}' is reserved: labels with the prefix 'kubernetes.azure.com/' cannot "
-                    "be set "
-                    "on an agent pool.",
+                    f"Label key '{key}' is reserved ('{reserved}'): AKS reserved labels cannot be set on an "
+                    "agent pool. See https://aka.ms/aks/labels.",
                 )
+        if existing is None and self.pod_subnet and not props.get("podSubnetID"):
+            # Wording as users quote it (e.g. a public AKS Terraform write-up, "Pod Subnet Configuration
+            # Inconsistency"); the code InvalidParameter is unverified.
+            raise ArmError(400, "InvalidParameter", "All or none of the agentpools should set podsubnet.")
         taints = props.get("nodeTaints") or []
         if not isinstance(taints, list):
             raise ArmError(400, "InvalidParameter", "The value of parameter agentPoolProfile.nodeTaints is invalid.")
@@ -716,6 +765,21 @@ class ArmState:
 
     # -- the managed cluster
 
+    def _network_profile(self) -> dict[str, Any]:
+        common = {
+            "networkPlugin": "azure",
+            "serviceCidr": "10.0.0.0/16",
+            "dnsServiceIP": "10.0.0.10",
+            "loadBalancerSku": "standard",
+            "outboundType": "loadBalancer",
+        }
+        if self.pod_subnet:
+            # Azure CNI with dynamic pod IP allocation: no podCidr, the pools' podSubnetID instead (field names from
+            # the ManagedCluster/AgentPool models; values made up).
+            return common
+        # Typical values for an Azure CNI overlay cluster (guessed; nothing in kaitoctl reads them).
+        return {**common, "networkPluginMode": "overlay", "podCidr": "10.244.0.0/16"}
+
     def cluster_json(self) -> dict[str, Any]:
         profiles = []
         for pool in self.pools.values():
@@ -748,15 +812,7 @@ class ArmState:
                 "enableRBAC": True,
                 "supportPlan": "KubernetesOfficial",
                 # Typical values for an Azure CNI overlay cluster (guessed; nothing in kaitoctl reads them).
-                "networkProfile": {
-                    "networkPlugin": "azure",
-                    "networkPluginMode": "overlay",
-                    "podCidr": "10.244.0.0/16",
-                    "serviceCidr": "10.0.0.0/16",
-                    "dnsServiceIP": "10.0.0.10",
-                    "loadBalancerSku": "standard",
-                    "outboundType": "loadBalancer",
-                },
+                "networkProfile": self._network_profile(),
                 "maxAgentPools": 100,
                 "disableLocalAccounts": False,
             },
