@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from kaitoctl.core.errors import CloudError
 
@@ -41,19 +42,42 @@ class AksTarget:
         return self.endpoint or CLOUDS[self.cloud][0]
 
 
+# The Azure RBAC actions kaitoctl uses, named in the permission hint. The built-in "Azure Kubernetes Service
+# Contributor Role" (ed7f3fbd-...) grants only managedClusters/read and /write plus Microsoft.Resources/deployments/*
+# (MicrosoftDocs/azure-docs articles/role-based-access-control/built-in-roles/containers.md): no agentPools/* actions.
+POOL_ACTIONS = (
+    "Microsoft.ContainerService/managedClusters/read",
+    "Microsoft.ContainerService/managedClusters/agentPools/read",
+    "Microsoft.ContainerService/managedClusters/agentPools/write",
+    "Microsoft.ContainerService/managedClusters/agentPools/delete",
+)
+USAGES_ACTION = "Microsoft.Compute/locations/usages/read"
+PERMISSION_HINT = (
+    f"your identity needs {', '.join(POOL_ACTIONS)} on the cluster (the built-in Contributor role on the cluster "
+    "or its resource group has them; the 'Azure Kubernetes Service Contributor Role' does not), and "
+    f"{USAGES_ACTION} on the subscription for the quota check"
+)
+_THROTTLED = "Azure Resource Manager is throttling this subscription; wait a minute and re-run"
+_SKU_HINT = "choose another --instance-type (`kaitoctl presets skus`), or a cluster in another region"
+
 _HINTS = {
     "QuotaExceeded": f"request more vCPU quota for the VM family in this region ({QUOTA_PORTAL}), "
     "or choose another --instance-type",
     "ErrCode_InsufficientVCPUQuota": f"request more vCPU quota ({QUOTA_PORTAL}), or choose another --instance-type",
-    "SkuNotAvailable": "choose another --instance-type (`kaitoctl presets skus`), or a cluster in another region",
+    "SkuNotAvailable": _SKU_HINT,
+    "VMSizeNotSupported": _SKU_HINT,
     "OperationNotAllowed": "another operation on this cluster or pool is running; wait for it, then re-run",
-    "AuthorizationFailed": "your identity needs Microsoft.ContainerService/managedClusters/agentPools/* on the "
-    "cluster (e.g. the Azure Kubernetes Service Contributor role)",
+    "AuthorizationFailed": PERMISSION_HINT,
+    "LinkedAuthorizationFailed": PERMISSION_HINT,
     "ExpiredAuthenticationToken": "your Azure credentials expired: run `az login` (or refresh the service principal)",
     "InvalidAuthenticationToken": "your Azure credentials were rejected: run `az login`",
     "ResourceNotFound": "check --subscription, --resource-group and --cluster",
     "NotFound": "check --subscription, --resource-group and --cluster",
-    "TooManyRequests": "Azure Resource Manager is throttling this subscription; wait a minute and re-run",
+    "TooManyRequests": _THROTTLED,
+    # ARM's throttling codes (learn.microsoft.com azure-resource-manager/management/request-limits-and-throttling).
+    "SubscriptionRequestsThrottled": _THROTTLED,
+    "ResourceGroupRequestsThrottled": _THROTTLED,
+    "TenantRequestsThrottled": _THROTTLED,
 }
 
 
@@ -99,7 +123,9 @@ def cloud_error(exc: BaseException, action: str) -> CloudError:
                 429: "TooManyRequests",
             }.get(status or 0, f"HTTP{status}" if status else None)
         if status and status >= 500:
-            code = "ServerError"
+            # Keep ARM's own code (InternalServerError, ServiceUnavailable, GatewayTimeout, ...): it is what a
+            # support request or a search needs.
+            code = code or f"HTTP{status}"
             message = f"Azure returned HTTP {status} ({message}) after retries"
         if isinstance(exc, ClientAuthenticationError) and code in (None, "HTTP401"):
             code = "InvalidAuthenticationToken"
@@ -112,7 +138,9 @@ def cloud_error(exc: BaseException, action: str) -> CloudError:
         code = "InvalidAuthenticationToken"
         message = str(exc).splitlines()[0]
     hint = _HINTS.get(code or "", "see the Azure error above")
-    if code == "ServerError":
+    if isinstance(exc, HttpResponseError) and exc.status_code == 429 and code not in _HINTS:
+        hint = _THROTTLED
+    if isinstance(exc, HttpResponseError) and (exc.status_code or 0) >= 500:
         hint = "a transient Azure failure; re-run the same command (it converges)"
     return CloudError(f"{action}: {message}", code=code, hint=hint, details=details)
 
@@ -237,9 +265,25 @@ class Aks:
         except AzureError as exc:
             raise cloud_error(exc, action) from None
 
-    def usages(self, location: str) -> dict[str, tuple[int, int]]:
-        """Regional vCPU usage per quota family: name -> (current, limit)."""
-        items = self._call(f"reading vCPU quota in {location}", lambda: list(self.compute.usage.list(location)))
+    def usages(self, location: str) -> dict[str, tuple[int, int]] | None:
+        """Regional vCPU usage per quota family: name -> (current, limit), names as Azure spells them.
+
+        None when the identity may not read them (403): the usages API is subscription-scoped, so a role assigned on
+        the resource group or the cluster alone does not cover it.
+        """
+        from azure.core.exceptions import HttpResponseError
+
+        def read() -> list[Any] | None:
+            try:
+                return list(self.compute.usage.list(location))
+            except HttpResponseError as exc:
+                if exc.status_code == 403:
+                    return None
+                raise
+
+        items = self._call(f"reading vCPU quota in {location}", read)
+        if items is None:
+            return None
         out: dict[str, tuple[int, int]] = {}
         for item in items:
             data = _as_dict(item)
@@ -290,11 +334,45 @@ def cached_price(sku: str, region: str) -> float | None:
     return None
 
 
+def linux_payg_prices(items: list[dict[str, Any]]) -> list[float]:
+    """The Linux pay-as-you-go hourly prices among Retail Prices API items.
+
+    The API lists, for one armSkuName, Windows meters (productName "... Series Windows", skuName/meterName
+    "... Win"), Cloud Services meters, Spot and Low Priority meters, and some zero-priced meters; none of them is
+    what a Linux agent pool costs (learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices).
+    """
+    out: list[float] = []
+    for item in items:
+        names = [str(item.get(k) or "") for k in ("productName", "skuName", "meterName")]
+        if any("Windows" in n or n.endswith(" Win") or "Cloud Services" in n for n in names):
+            continue
+        if any("Spot" in n or "Low Priority" in n for n in names[1:]):
+            continue
+        if not str(item.get("unitOfMeasure", "")).endswith("Hour"):
+            continue
+        try:
+            price = float(item.get("retailPrice"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        if price > 0:
+            out.append(price)
+    return out
+
+
+PriceStatus = Literal["listed", "unlisted", "unreachable"]
+
+
 def hourly_price(sku: str, region: str, *, timeout_s: float = 5.0) -> float | None:
-    """Pay-as-you-go Linux USD/hour from the Azure Retail Prices API (cached for a day). None when unreachable."""
+    """Pay-as-you-go Linux USD/hour from the Azure Retail Prices API (cached for a day). None when unknown."""
+    return price_lookup(sku, region, timeout_s=timeout_s)[0]
+
+
+def price_lookup(sku: str, region: str, *, timeout_s: float = 5.0) -> tuple[float | None, PriceStatus]:
+    """(USD/hour, status): "unlisted" when the API answered without a Linux pay-as-you-go price for the size in the
+    region, "unreachable" when it did not answer."""
     hit = cached_price(sku, region)
     if hit is not None:
-        return hit
+        return hit, "listed"
     import httpx
 
     base = os.environ.get("KAITOCTL_PRICES_ENDPOINT", PRICES_ENDPOINT).rstrip("/")
@@ -302,24 +380,18 @@ def hourly_price(sku: str, region: str, *, timeout_s: float = 5.0) -> float | No
         f"serviceName eq 'Virtual Machines' and armRegionName eq '{region}' and armSkuName eq '{sku}' "
         "and priceType eq 'Consumption'"
     )
-    verify: Any = os.environ.get("KAITOCTL_ARM_CA_BUNDLE") or True
+    ca_bundle = os.environ.get("KAITOCTL_ARM_CA_BUNDLE")
+    verify: Any = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
     try:
         response = httpx.get(f"{base}/api/retail/prices", params={"$filter": query}, timeout=timeout_s, verify=verify)
         response.raise_for_status()
         items = response.json().get("Items") or []
-    except (httpx.HTTPError, ValueError):
-        return None
-    linux = [
-        i
-        for i in items
-        if "Windows" not in str(i.get("productName", ""))
-        and "Spot" not in str(i.get("skuName", ""))
-        and "Low Priority" not in str(i.get("skuName", ""))
-        and str(i.get("unitOfMeasure", "")).endswith("Hour")
-    ]
-    if not linux:
-        return None
-    price = min(float(i["retailPrice"]) for i in linux)
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None, "unreachable"
+    prices = linux_payg_prices([i for i in items if isinstance(i, dict)])
+    if not prices:
+        return None, "unlisted"
+    price = min(prices)
     try:
         path = _price_cache_path()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -328,4 +400,4 @@ def hourly_price(sku: str, region: str, *, timeout_s: float = 5.0) -> float | No
         path.write_text(json.dumps(cache))
     except (OSError, ValueError):
         pass
-    return price
+    return price, "listed"

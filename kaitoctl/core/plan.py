@@ -25,7 +25,7 @@ from kaitoctl.core.sizing import (
     transformers_fit,
 )
 from kaitoctl.core.spec import ANNOTATION_BYPASS_CHECKS, WorkspaceSpec
-from kaitoctl.core.validation import effective_labels, validate_spec
+from kaitoctl.core.validation import aks_reserved_labels, effective_labels, validate_spec
 
 PlacementMode = Literal["pool", "nodes", "selector"]
 DEFAULT_NAMESPACE = "default"
@@ -319,6 +319,17 @@ def build_plan(
     pool_labels: dict[str, str] = {}
     node_names: tuple[str, ...] = ()
     if mode == "pool":
+        reserved = aks_reserved_labels(labels)
+        if reserved:
+            # The pool's nodes carry the selector's labels; AKS refuses these keys at PUT time.
+            findings.blockers.append(
+                InvalidInput(
+                    f("resource.labelSelector.matchLabels"),
+                    f"label {reserved[0]!r} cannot be set on an AKS agent pool: AKS reserves the prefixes "
+                    "kubernetes.azure.com/, kubernetes.io/ and topology.kubernetes.io/ and the instance-type label",
+                    "choose a label of your own (e.g. apps/gpu=true), or select existing nodes with --no-pool",
+                )
+            )
         pool = pool_name(namespace, spec.name)
         pool_labels = {**labels, WORKSPACE_LABEL: spec.name, WORKSPACE_NAMESPACE_LABEL: namespace}
         affinity[WORKSPACE_LABEL] = (spec.name,)

@@ -156,6 +156,17 @@ def _check_volume(volume: object, field: str) -> None:
         check_dns1123_subdomain(str(pvc.get("claimName", "")), field, "PersistentVolumeClaim name")
 
 
+# Node labels AKS refuses on an agent pool PUT (MicrosoftDocs/azure-aks-docs articles/aks/use-labels.md, "Unavailable
+# labels"): the reserved prefixes, and the well-known labels AKS or the kubelet sets itself.
+AKS_RESERVED_LABEL_PREFIXES = ("kubernetes.azure.com/", "kubernetes.io/", "topology.kubernetes.io/")
+AKS_RESERVED_LABEL_KEYS = frozenset({"node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type"})
+
+
+def aks_reserved_labels(labels: dict[str, str]) -> list[str]:
+    """The keys of `labels` that AKS would refuse as agent pool node labels."""
+    return sorted(k for k in labels if k in AKS_RESERVED_LABEL_KEYS or k.startswith(AKS_RESERVED_LABEL_PREFIXES))
+
+
 def effective_labels(spec: WorkspaceSpec) -> tuple[dict[str, str], list[str]]:
     """matchLabels without Kaito's reserved keys (which Kaito strips silently; kaitoctl warns)."""
     kept = {k: v for k, v in spec.resource.match_labels.items() if k not in RESERVED_LABEL_KEYS}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from kaitoctl.adapters.aks import CLOUDS, Aks, AksTarget, hourly_price
+from kaitoctl.adapters.aks import CLOUDS, USAGES_ACTION, Aks, AksTarget, price_lookup
 from kaitoctl.adapters.k8s import resource_path
 from kaitoctl.core.catalog import Catalog
 from kaitoctl.core.errors import CloudError, InvalidInput, KaitoctlError
@@ -36,6 +36,10 @@ NODE_POOL = "NodePool"
 DEVICE_PLUGIN_NAME = "nvidia-device-plugin-daemonset"
 # Azure's minimum OS disk for GPU images is well below these; Kaito sizes the disk from the preset.
 MIN_OS_DISK_GB = 128
+OS_SKU = "Ubuntu"
+# Read back from an existing pool and sent again unchanged: AKS refuses to change them in place
+# (PropertyChangeNotAllowed, e.g. hashicorp/terraform-provider-azurerm#26730 for osSKU).
+KEPT_ON_UPDATE = ("vnetSubnetID", "podSubnetID", "osDiskType")
 
 
 def az_default_subscription() -> str | None:
@@ -105,23 +109,55 @@ def resolve_target(opts: RunOptions, kube: KubeApi | None) -> AksTarget | None:
     )
 
 
-def pool_body(plan: Plan) -> dict[str, Any]:
-    """The agent pool kaitoctl wants for a workspace (ARM wire shape)."""
+def pool_body(plan: Plan, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The agent pool kaitoctl wants for a workspace (ARM wire shape). `extra`: properties taken from Azure (the
+    cluster's subnets, an existing pool's larger OS disk) that win over kaitoctl's defaults."""
     disk = plan.preset.tuning.disk_gib if plan.spec.tuning and plan.preset.tuning else plan.preset.disk_gib
-    return {
-        "properties": {
-            "count": plan.placement.nodes,
-            "vmSize": plan.sku.name,
-            "mode": "User",
-            "type": "VirtualMachineScaleSets",
-            "osType": "Linux",
-            "osSKU": "Ubuntu",
-            "osDiskSizeGB": max(int(disk), MIN_OS_DISK_GB),
-            "nodeLabels": dict(sorted(plan.placement.pool_labels.items())),
-            "nodeTaints": [f"{GPU_TAINT_KEY}={GPU_TAINT_VALUE}:NoSchedule"],
-            "tags": {POOL_TAG_MANAGED_BY: MANAGED_BY, POOL_TAG_WORKSPACE: f"{plan.namespace}/{plan.spec.name}"},
-        }
+    props: dict[str, Any] = {
+        "count": plan.placement.nodes,
+        "vmSize": plan.sku.name,
+        "mode": "User",
+        "type": "VirtualMachineScaleSets",
+        "osType": "Linux",
+        "osSKU": OS_SKU,
+        "osDiskSizeGB": max(int(disk), MIN_OS_DISK_GB),
+        "nodeLabels": dict(sorted(plan.placement.pool_labels.items())),
+        "nodeTaints": [f"{GPU_TAINT_KEY}={GPU_TAINT_VALUE}:NoSchedule"],
+        "tags": {POOL_TAG_MANAGED_BY: MANAGED_BY, POOL_TAG_WORKSPACE: f"{plan.namespace}/{plan.spec.name}"},
     }
+    props.update(extra or {})
+    return {"properties": props}
+
+
+def quota_key(name: str) -> str:
+    """A usage name as kaitoctl compares it: Azure spells one family `StandardNCADSA100v4Family`,
+    `standardNCADSA100v4Family` or `Standard NDASv4_A100 Family` depending on API version and tool."""
+    return re.sub(r"[\s_]", "", name).lower()
+
+
+def find_usage(usages: dict[str, tuple[int, int]], family: str) -> tuple[str, tuple[int, int]] | None:
+    """The usage row of a quota family (Azure's name and (current, limit)), ignoring case, spaces and `_`."""
+    wanted = quota_key(family)
+    for name, value in usages.items():
+        if quota_key(name) == wanted:
+            return name, value
+    return None
+
+
+def subnets_of(cluster: dict[str, Any]) -> dict[str, str]:
+    """vnetSubnetID/podSubnetID of the cluster's existing pools, for a new pool's PUT.
+
+    On Azure CNI with a pod subnet AKS rejects a pool without one ("All or none of the agentpools should set
+    podsubnet"), and a pool without vnetSubnetID would land in AKS's own VNet rather than the cluster's. User pools
+    are preferred over the System pool (a GPU pool is a user pool); the first pool that has a subnet wins.
+    """
+    profiles = list(((cluster.get("properties") or cluster).get("agentPoolProfiles")) or [])
+    profiles.sort(key=lambda p: 0 if str(p.get("mode", "")).lower() == "user" else 1)
+    for profile in profiles:
+        found = {k: str(profile[k]) for k in ("vnetSubnetID", "podSubnetID") if profile.get(k)}
+        if found:
+            return found
+    return {}
 
 
 def owner_of(pool: dict[str, Any]) -> str | None:
@@ -143,76 +179,161 @@ class PoolOperations:
         self.catalog = catalog
         self.aks: AksApi = aks if aks is not None else Aks(target)
         self.existing: dict[str, Any] | None = None
+        # create | scale | update | unchanged | wait (follow a running operation) | recreate (delete, then create)
         self.action = "create"
+        # The pool is being deleted (e.g. an interrupted `kaitoctl delete`): wait until it is gone, then create.
+        self.after_delete = False
+        # Properties the PUT takes from Azure: the cluster's subnets, an existing pool's immutable settings.
+        self.extra: dict[str, Any] = {}
         self.location = ""
+        self.progress: Progress | None = None
+        self.warnings: list[str] = []
         self.thread: threading.Thread | None = None
         self.updates: queue.Queue[Update] | None = None
         self.error: KaitoctlError | None = None
 
+    def _warn(self, text: str) -> None:
+        self.warnings.append(text)
+        if self.progress is not None:
+            self.progress.warn(text)
+
     # -- before any write -----------------------------------------------------------------------------------------
 
     def preflight(self, plan: Plan, progress: Progress | None = None) -> str:
-        """Cluster reachable, pool name ours (or free), vmSize unchanged, vCPU quota enough. Returns the action."""
+        """Cluster reachable, pool name ours (or free), immutable properties unchanged, vCPU quota enough.
+
+        Returns the action. Raises before anything is written.
+        """
+        self.progress = progress
         name = plan.placement.pool_name
         assert name is not None
         cluster = self.aks.cluster()
         self.location = str(cluster.get("location", ""))
         self.existing = self.aks.get_pool(name)
-        workspace = f"{plan.namespace}/{plan.spec.name}"
-        wanted = pool_body(plan)["properties"]
-        if self.existing is not None:
-            props = self.existing.get("properties") or self.existing
-            owner = owner_of(self.existing)
-            if owner is None and not self.opts.adopt:
-                raise CloudError(
-                    f"agent pool {name} exists and was not created by kaitoctl",
-                    code="PoolConflict",
-                    hint="re-run with --adopt to let kaitoctl manage it, or choose another --name",
-                )
-            if owner and owner != workspace:
-                raise CloudError(
-                    f"agent pool {name} belongs to kaitoctl workspace {owner}",
-                    code="PoolConflict",
-                    hint="choose another --name (pool names derive from namespace and name)",
-                )
-            if str(props.get("vmSize", "")).lower() != plan.sku.name.lower():
-                raise InvalidInput(
-                    "--instance-type",
-                    f"pool {name} runs {props.get('vmSize')}; a pool's VM size cannot change",
-                    "re-run with --recreate, or keep the instance type",
-                )
-            same = (
-                props.get("count") == wanted["count"]
-                and (props.get("nodeLabels") or {}) == wanted["nodeLabels"]
-                and str(props.get("provisioningState")) == "Succeeded"
-            )
-            self.action = "unchanged" if same else ("scale" if props.get("count") != wanted["count"] else "update")
-            if str(props.get("provisioningState")) not in ("Succeeded", "Failed", "Canceled"):
-                self.action = "wait"  # an operation is still running (e.g. after Ctrl-C): follow it, don't PUT
+        props = ((self.existing or {}).get("properties") or self.existing or {}) if self.existing else {}
+        state = str(props.get("provisioningState", ""))
+        if self.existing is not None and state == "Deleting":
+            self.existing, props = None, {}
+            self.after_delete = True
+        if self.existing is None:
+            self.action = "create"
+            self.extra = subnets_of(cluster)
+        else:
+            self._check_existing(plan, name, props)
         self._check_quota(plan)
         if progress is not None:
-            price = hourly_price(plan.sku.name, self.location)
-            if price is None:
-                progress.info("cost: Azure retail price unavailable (prices.azure.com unreachable)")
-            else:
+            price, status = price_lookup(plan.sku.name, self.location)
+            if price is not None:
                 progress.info(
                     f"cost: ${price * plan.placement.nodes:.2f}/h for {plan.placement.nodes} × {plan.sku.name} in "
                     f"{self.location} (pay-as-you-go retail price)"
                 )
+            elif status == "unlisted":
+                progress.info(f"cost: no Azure retail price listed for {plan.sku.name} in {self.location}")
+            else:
+                progress.info("cost: Azure retail price unavailable (prices.azure.com unreachable)")
         return self.action
+
+    def _check_existing(self, plan: Plan, name: str, props: dict[str, Any]) -> None:
+        """An existing pool: ours (or adopted), and its immutable properties are what the plan needs."""
+        assert self.existing is not None
+        workspace = f"{plan.namespace}/{plan.spec.name}"
+        owner = owner_of(self.existing)
+        if owner is None and not self.opts.adopt:
+            raise CloudError(
+                f"agent pool {name} exists and was not created by kaitoctl",
+                code="PoolConflict",
+                hint="re-run with --adopt to let kaitoctl manage it, or choose another --name",
+            )
+        if owner and owner != workspace:
+            raise CloudError(
+                f"agent pool {name} belongs to kaitoctl workspace {owner}",
+                code="PoolConflict",
+                hint="choose another --name (pool names derive from namespace and name)",
+            )
+        wanted = pool_body(plan)["properties"]
+        # What AKS cannot change in place (agent pool PUT answers PropertyChangeNotAllowed): the VM size, the OS SKU,
+        # and the OS disk size.
+        fixed: list[tuple[str, str, str]] = []
+        if str(props.get("vmSize", "")).lower() != plan.sku.name.lower():
+            fixed.append(("--instance-type", f"runs {props.get('vmSize')}", "a pool's VM size cannot change"))
+        if str(props.get("osSKU") or OS_SKU).lower() != OS_SKU.lower():
+            fixed.append(("osSKU", f"runs OS SKU {props.get('osSKU')}", f"kaitoctl's GPU pools run {OS_SKU}"))
+        disk = int(props.get("osDiskSizeGB") or 0)
+        if disk and disk < wanted["osDiskSizeGB"]:
+            fixed.append(
+                (
+                    "osDiskSizeGB",
+                    f"has a {disk} GB OS disk",
+                    f"{plan.preset.name} needs {wanted['osDiskSizeGB']} GB and a pool's OS disk cannot grow",
+                )
+            )
+        self.extra = {k: props[k] for k in KEPT_ON_UPDATE if props.get(k)}
+        if disk > wanted["osDiskSizeGB"]:
+            self.extra["osDiskSizeGB"] = disk  # larger than needed: keep it rather than ask AKS to shrink it
+        if fixed:
+            if not self.opts.recreate:
+                field, what, why = fixed[0]
+                also = f" (it also {'; '.join(f[1] for f in fixed[1:])})" if fixed[1:] else ""
+                raise InvalidInput(
+                    field,
+                    f"agent pool {name} {what}; {why}{also}",
+                    f"re-run with --recreate (deletes agent pool {name} after the workload and creates it anew), "
+                    "or choose another --name",
+                )
+            self.action = "recreate"
+            self.extra = {k: v for k, v in self.extra.items() if k in ("vnetSubnetID", "podSubnetID")}
+            return
+        same = (
+            props.get("count") == wanted["count"]
+            and (props.get("nodeLabels") or {}) == wanted["nodeLabels"]
+            and str(props.get("provisioningState")) == "Succeeded"
+        )
+        self.action = "unchanged" if same else ("scale" if props.get("count") != wanted["count"] else "update")
+        if str(props.get("provisioningState")) not in ("Succeeded", "Failed", "Canceled"):
+            self.action = "wait"  # an operation is still running (e.g. after Ctrl-C): follow it, don't PUT
 
     def _check_quota(self, plan: Plan) -> None:
         family = plan.sku.quota_family
-        current_count = int(((self.existing or {}).get("properties") or self.existing or {}).get("count") or 0)
+        props = ((self.existing or {}).get("properties") or self.existing or {}) if self.existing else {}
+        same_size = str(props.get("vmSize", "")).lower() == plan.sku.name.lower()
+        current_count = int(props.get("count") or 0) if same_size else 0
         extra_nodes = max(0, plan.placement.nodes - current_count)
-        if not family or extra_nodes == 0:
+        if extra_nodes == 0:
             return
         needed = extra_nodes * plan.sku.vcpus
+        # A pool recreated with another size frees its vCPUs before the new one is created.
+        freed_total = freed_family = 0
+        old_sku = None if same_size or self.action != "recreate" else self.catalog.sku(str(props.get("vmSize", "")))
+        if old_sku is not None:
+            freed_total = int(props.get("count") or 0) * old_sku.vcpus
+            same_family = quota_key(old_sku.quota_family or "-") == quota_key(family or "")
+            freed_family = freed_total if same_family else 0
         usages = self.aks.usages(self.location)
-        for key, label in ((family, f"{family} vCPUs"), ("cores", "total regional vCPUs")):
-            if key not in usages:
-                continue
-            used, limit = usages[key]
+        if usages is None:
+            self._warn(
+                f"vCPU quota not checked: your identity may not read the Compute usages of the subscription "
+                f"({USAGES_ACTION} at subscription scope); Azure will refuse the pool if the quota is short"
+            )
+            return
+        checks: list[tuple[str, str, tuple[int, int]]] = []
+        if family:
+            found = find_usage(usages, family)
+            if found is None:
+                self._warn(
+                    f"vCPU quota of {plan.sku.name}'s family not checked: Azure lists no usage named like "
+                    f"{family} in {self.location}"
+                )
+            else:
+                checks.append((found[0], f"{found[0]} vCPUs", (found[1][0] - freed_family, found[1][1])))
+        else:
+            self._warn(f"vCPU quota of {plan.sku.name}'s family not checked: the catalog names no quota family")
+        regional = find_usage(usages, "cores")
+        if regional is None:
+            self._warn(f"total regional vCPU quota not checked: Azure lists no 'cores' usage in {self.location}")
+        else:
+            checks.append((regional[0], "total regional vCPUs", (regional[1][0] - freed_total, regional[1][1])))
+        for key, label, (used, limit) in checks:
             if used + needed > limit:
                 raise CloudError(
                     f"not enough {label} in {self.location}: {plan.placement.nodes} × {plan.sku.name} needs "
@@ -225,27 +346,41 @@ class PoolOperations:
     # -- the operation ----------------------------------------------------------------------------------------------
 
     def start(self, plan: Plan, updates: queue.Queue[Update]) -> None:
-        """Start the create/scale in a thread; progress and the outcome go to `updates` (key "pool")."""
+        """Start the create/scale in a thread; progress and the outcome go to `updates` (key "pool").
+
+        A pool that must go first (--recreate, or one still being deleted) is gone before this returns, so that no
+        pod of the workload applied next lands on its old nodes.
+        """
         self.updates = updates
         name = plan.placement.pool_name
         assert name is not None
         if self.action == "unchanged":
             self._post({"state": "Succeeded", "action": "unchanged"})
             return
-        if self.action != "wait" and not self.opts.no_device_plugin:
+        if self.action == "recreate":
+            self._post({"state": "Deleting", "action": f"agent pool {name}: recreate"})
+            if self.progress is not None:
+                self.progress.update(NODE_POOL, "Deleting", f"deleting agent pool {name} to recreate it")
+            self.aks.wait(self.aks.begin_delete_pool(name), f"deleting agent pool {name} (--recreate)")
+        elif self.after_delete:
+            if self.progress is not None:
+                self.progress.update(NODE_POOL, "Deleting", f"waiting for the delete of agent pool {name} to end")
+            self._follow_existing(name, until_gone=True)
+        if self.action not in ("wait",) and not self.opts.no_device_plugin:
             self.ensure_device_plugin()
 
         def run() -> None:
             accepted = False
             try:
                 if self.action == "wait":
-                    poller = None
                     self._post({"state": "waiting for the running operation"})
                     self._follow_existing(name)
                 else:
-                    poller = self.aks.begin_put_pool(name, pool_body(plan))
+                    poller = self.aks.begin_put_pool(name, pool_body(plan, self.extra))
                     accepted = True
-                    doing = {"create": "Creating", "scale": "Scaling"}.get(self.action, "Updating")
+                    doing = {"create": "Creating", "recreate": "Creating", "scale": "Scaling"}.get(
+                        self.action, "Updating"
+                    )
                     what = f"agent pool {name}: {plan.placement.nodes} × {plan.sku.name}"
                     self._post({"state": doing, "action": what})
                     self.aks.wait(
@@ -255,7 +390,7 @@ class PoolOperations:
                     )
                 self._post({"state": "Succeeded", "action": f"agent pool {name}: {self.action}"})
             except KaitoctlError as exc:
-                if isinstance(exc, CloudError) and self.action == "create" and accepted:
+                if isinstance(exc, CloudError) and self.action in ("create", "recreate") and accepted:
                     exc.hint = (
                         exc.hint or ""
                     ) + f" — the half-created pool is removed by `kaitoctl delete {plan.spec.name}`"
@@ -265,17 +400,24 @@ class PoolOperations:
         self.thread = threading.Thread(target=run, name="agent-pool", daemon=True)
         self.thread.start()
 
-    def _follow_existing(self, name: str) -> None:
+    def _follow_existing(self, name: str, *, until_gone: bool = False) -> None:
+        """Poll a pool's running operation to its end. `until_gone`: it is a delete; wait for the pool to vanish."""
         import time
 
         while True:
             pool = self.aks.get_pool(name)
             state = str(((pool or {}).get("properties") or pool or {}).get("provisioningState", "Gone"))
-            self._post({"state": state, "action": "wait"})
-            if state in ("Succeeded", "Gone"):
+            if not until_gone:
+                self._post({"state": state, "action": "wait"})
+            if state == "Gone" or (state == "Succeeded" and not until_gone):
                 return
             if state in ("Failed", "Canceled"):
-                raise CloudError(f"the running operation on agent pool {name} ended {state}", code="OperationFailed")
+                what = "delete of" if until_gone else "running operation on"
+                raise CloudError(
+                    f"the {what} agent pool {name} ended {state}",
+                    code="OperationFailed",
+                    hint=f"see the pool in the portal or `az aks nodepool show -n {name}`; then re-run",
+                )
             time.sleep(max(self.aks.poll_interval, 0.05))
 
     def _post(self, state: dict[str, Any]) -> None:
@@ -327,7 +469,18 @@ def release_pool(aks: AksApi, name: str, workspace: str, *, keep_pool: bool = Fa
                     k: v
                     for k, v in (pool.get("properties") or {}).items()
                     if k
-                    in ("vmSize", "mode", "type", "osType", "osSKU", "osDiskSizeGB", "nodeLabels", "nodeTaints", "tags")
+                    in (
+                        "vmSize",
+                        "mode",
+                        "type",
+                        "osType",
+                        "osSKU",
+                        "osDiskSizeGB",
+                        "nodeLabels",
+                        "nodeTaints",
+                        "tags",
+                        *KEPT_ON_UPDATE,
+                    )
                 },
                 "count": 0,
             }

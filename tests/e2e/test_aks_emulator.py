@@ -29,7 +29,7 @@ pytest_plugins = ["tests.harness.aks_fixtures"]
 pytestmark = pytest.mark.azure
 
 RG, CLUSTER = "rg-local", "aks-local"
-A100 = "Standard_NC24ads_A100_v4"  # 24 vCPU, 1 GPU, standardNCADSA100v4Family
+A100 = "Standard_NC24ads_A100_v4"  # 24 vCPU, 1 GPU, StandardNCADSA100v4Family
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -275,7 +275,7 @@ def test_quota_exceeded_async_from_the_configured_limits(arm_emulator: ArmEmulat
     assert err.status_code == 200  # the operation-status answer (ARMPolling raises on it)
     assert err.error.code == "QuotaExceeded"
     for part in (
-        "exceeding approved standardNCADSA100v4Family Cores quota",
+        "exceeding approved StandardNCADSA100v4Family Cores quota",
         "Location: eastus",
         "Current Limit: 24",
         "Current Usage: 24",
@@ -313,7 +313,7 @@ def test_injected_quota_fault(arm_emulator: ArmEmulator, aks_client: Any, mode: 
         aks_client.agent_pools.begin_create_or_update(RG, CLUSTER, "gpu", gpu_pool()).result()
     assert info.value.error.code == "QuotaExceeded"
     assert info.value.status_code == (200 if mode == "async" else 400)
-    assert "standardNCADSA100v4Family" in info.value.error.message
+    assert "StandardNCADSA100v4Family" in info.value.error.message
     assert fault.fired == 1
     aks_client.agent_pools.begin_create_or_update(RG, CLUSTER, "gpu", gpu_pool()).result()  # fault spent
 
@@ -505,16 +505,16 @@ def test_compute_usages_follow_the_pools(arm_emulator: ArmEmulator, aks_client: 
 
     before = usage()
     assert before["standardDSv5Family"].current_value == 4  # nodepool1
-    assert before["standardNCADSA100v4Family"].current_value == 0
-    assert before["standardNCADSA100v4Family"].limit == 100
+    assert before["StandardNCADSA100v4Family"].current_value == 0
+    assert before["StandardNCADSA100v4Family"].limit == 100
     assert before["cores"].limit == 1000 and before["cores"].current_value == 4
     assert before["cores"].name.localized_value == "Total Regional vCPUs"
-    assert before["standardNCADSA100v4Family"].unit == "Count"
+    assert before["StandardNCADSA100v4Family"].unit == "Count"
 
     aks_client.agent_pools.begin_create_or_update(RG, CLUSTER, "gpu", gpu_pool(count=2)).result()
     arm_emulator.set_quota("standardNDSH100v5Family", 192, current=96)
     after = usage()
-    assert after["standardNCADSA100v4Family"].current_value == 48
+    assert after["StandardNCADSA100v4Family"].current_value == 48
     assert after["standardNDSH100v5Family"].limit == 192
     assert after["standardNDSH100v5Family"].current_value == 96
     assert after["cores"].current_value == 4 + 48 + 96
@@ -527,8 +527,15 @@ def test_retail_prices(arm_emulator: ArmEmulator) -> None:
     )
     with raw(arm_emulator, token=None) as http:  # the public prices API needs no token
         body = http.get("/api/retail/prices", params={"$filter": flt}).json()
-        assert body["Count"] == len(body["Items"]) == 3 and body["NextPageLink"] is None
-        linux = [i for i in body["Items"] if "Windows" not in i["productName"] and "Spot" not in i["meterName"]]
+        assert body["Count"] == len(body["Items"]) == 5 and body["NextPageLink"] is None
+        linux = [
+            i
+            for i in body["Items"]
+            if i["productName"].startswith("Virtual Machines")
+            and "Windows" not in i["productName"]
+            and "Spot" not in i["meterName"]
+            and i["retailPrice"] > 0
+        ]
         assert len(linux) == 1
         item = linux[0]
         assert item["armSkuName"] == A100 and item["unitOfMeasure"] == "1 Hour" and item["currencyCode"] == "USD"
@@ -775,3 +782,291 @@ def test_device_plugin_preinstalled(make_arm_emulator: Any, cluster_kubeconfig: 
     assert node.status.capacity["nvidia.com/gpu"] == "1"
     cpu_node = core.read_node("aks-nodepool1-12345678-vmss000000")
     assert "nvidia.com/gpu" not in cpu_node.status.capacity
+
+
+# -- kaitoctl's pool operations through the real SDK (issue 9, items 13-19) ----------------------------------------
+# PoolOperations and the Aks adapter run unchanged against the emulator; no Kubernetes side (no_device_plugin).
+
+
+class Recorder:
+    """A Reporter that keeps what kaitoctl would print."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+
+    def phases(self, records: list[Any]) -> None:
+        pass
+
+    def message(self, level: str, text: str) -> None:
+        self.messages.append((level, text))
+
+    def close(self) -> None:
+        pass
+
+    def texts(self, level: str) -> list[str]:
+        return [t for lvl, t in self.messages if lvl == level]
+
+
+@pytest.fixture
+def kaitoctl_azure_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """Point kaitoctl's Azure adapter (DefaultAzureCredential, the fake az) at an emulator."""
+
+    def use(emu: ArmEmulator) -> ArmEmulator:
+        for key, value in emu.env(dict(os.environ)).items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no price cache from other tests
+        monkeypatch.setenv("KAITOCTL_ARM_POLL_INTERVAL", "0.05")
+        return emu
+
+    return use
+
+
+def _plan(preset: str = "phi-3", **kwargs: Any) -> Any:
+    from tests.unit.helpers import deploy_spec, plan_of
+
+    return plan_of(deploy_spec(preset, namespace="team", **kwargs), placement_mode="pool")
+
+
+def _ops(emu: ArmEmulator, **opts: Any) -> Any:
+    from kaitoctl.adapters.aks import AksTarget
+    from kaitoctl.core.catalog import load_catalog
+    from kaitoctl.ops.options import RunOptions
+    from kaitoctl.ops.pool import PoolOperations
+
+    target = AksTarget(emu.subscription, RG, CLUSTER, "azurecloud", emu.endpoint, str(emu.ca_bundle))
+    return PoolOperations(target, RunOptions(no_device_plugin=True, **opts), None, load_catalog())  # type: ignore[arg-type]
+
+
+def _preflight(emu: ArmEmulator, plan: Any, **opts: Any) -> tuple[Any, str, Recorder]:
+    from kaitoctl.ops.progress import Progress
+
+    ops, rec = _ops(emu, **opts), Recorder()
+    action = ops.preflight(plan, Progress(rec, ["NodePool"]))
+    return ops, action, rec
+
+
+def _run_pool(ops: Any, plan: Any) -> None:
+    import queue
+
+    ops.start(plan, queue.Queue())
+    ops.finish(30)
+
+
+def _owned_pool(emu: ArmEmulator, plan: Any, **props: Any) -> None:
+    """A pool kaitoctl made for `plan` earlier (its tags), with some properties changed."""
+    from kaitoctl.ops.pool import pool_body
+
+    body = pool_body(plan)
+    body["properties"].update(props)
+    sdk_client(emu).agent_pools.begin_create_or_update(RG, CLUSTER, plan.placement.pool_name, body).result()
+
+
+def test_quota_check_is_skipped_with_a_warning_when_usages_are_forbidden(
+    arm_emulator: ArmEmulator, kaitoctl_azure_env: Any
+) -> None:
+    # Item 13: a role on the resource group or cluster only cannot read subscription-scope usages (403).
+    kaitoctl_azure_env(arm_emulator)
+    arm_emulator.inject(Fault.usages_forbidden())
+    _, action, rec = _preflight(arm_emulator, _plan())
+    assert action == "create"
+    warnings = rec.texts("warning")
+    assert len(warnings) == 1 and "vCPU quota not checked" in warnings[0]
+    assert "Microsoft.Compute/locations/usages/read" in warnings[0]
+    assert [r["status"] for r in arm_emulator.requests(path="usages$")] == [403]
+
+
+def test_permission_hint_names_agent_pool_actions_and_a_role_that_has_them(
+    arm_emulator: ArmEmulator, kaitoctl_azure_env: Any
+) -> None:
+    from kaitoctl.core.errors import CloudError
+
+    kaitoctl_azure_env(arm_emulator)
+    plan = _plan()
+    arm_emulator.inject(
+        Fault.forbidden(
+            "Microsoft.ContainerService/managedClusters/agentPools/write",
+            path=r"/agentpools/[^/]+$",
+            method="PUT",
+            scope=f"/subscriptions/{{subscription}}/resourceGroups/{RG}/providers/Microsoft.ContainerService"
+            f"/managedClusters/{CLUSTER}/agentPools/{plan.placement.pool_name}",
+        )
+    )
+    ops, _, _ = _preflight(arm_emulator, plan)
+    with pytest.raises(CloudError) as info:
+        _run_pool(ops, plan)
+    assert info.value.code == "AuthorizationFailed" and info.value.exit_code == 4
+    hint = info.value.hint or ""
+    assert "Microsoft.ContainerService/managedClusters/agentPools/write" in hint
+    assert "agentPools/delete" in hint and "Contributor role on the cluster" in hint
+    assert "'Azure Kubernetes Service Contributor Role' does not" in hint
+
+
+def test_every_current_sku_is_quota_checked_under_azures_family_name(
+    arm_emulator: ArmEmulator, kaitoctl_azure_env: Any
+) -> None:
+    # Item 14: the emulator answers with Azure's spelling of each family (catalog.GPU_FAMILIES, cited); a wrong or
+    # differently spelled name in presets.yaml must not let the family check pass silently.
+    from kaitoctl.core.catalog import load_catalog
+    from kaitoctl.core.errors import CloudError
+    from tests.harness.aks_emulator import catalog
+
+    kaitoctl_azure_env(arm_emulator)
+    for family in catalog.gpu_families():
+        arm_emulator.set_quota(family, 0)
+    for sku in load_catalog().current_skus():
+        with pytest.raises(CloudError) as info:
+            _preflight(arm_emulator, _plan("phi-3", instance_type=sku.name))
+        assert info.value.code == "QuotaExceeded", sku.name
+        assert catalog.GPU_FAMILIES[sku.name] in info.value.message, (sku.name, info.value.message)
+
+
+def test_quota_family_missing_from_azures_list_warns(arm_emulator: ArmEmulator, kaitoctl_azure_env: Any) -> None:
+    from dataclasses import replace
+
+    kaitoctl_azure_env(arm_emulator)
+    plan = _plan()
+    plan = replace(plan, sku=replace(plan.sku, quota_family="standardNVADSA10v9Family"))
+    _, action, rec = _preflight(arm_emulator, plan)
+    assert action == "create"
+    assert any("standardNVADSA10v9Family" in w and "not checked" in w for w in rec.texts("warning")), rec.messages
+
+
+@pytest.mark.parametrize(
+    ("props", "field", "needle"),
+    [
+        ({"osDiskSizeGB": 64}, "osDiskSizeGB", "64 GB OS disk"),
+        ({"osSKU": "AzureLinux"}, "osSKU", "OS SKU AzureLinux"),
+        ({"vmSize": A100}, "--instance-type", f"runs {A100}"),
+    ],
+    ids=["os-disk", "os-sku", "vm-size"],
+)
+def test_immutable_pool_properties_refuse_then_recreate(
+    arm_emulator: ArmEmulator, kaitoctl_azure_env: Any, props: dict[str, Any], field: str, needle: str
+) -> None:
+    # Item 15: AKS cannot change these in place (PropertyChangeNotAllowed); kaitoctl says so before writing, and
+    # --recreate deletes the pool and creates it anew instead of looping on the advice.
+    from kaitoctl.core.errors import InvalidInput
+
+    kaitoctl_azure_env(arm_emulator)
+    plan = _plan()
+    name = plan.placement.pool_name
+    _owned_pool(arm_emulator, plan, **props)
+    with pytest.raises(InvalidInput) as info:
+        _preflight(arm_emulator, plan)
+    assert info.value.field == field and needle in info.value.message and info.value.exit_code == 2
+    assert "--recreate" in (info.value.hint or "")
+
+    ops, action, _ = _preflight(arm_emulator, plan, recreate=True)
+    assert action == "recreate"
+    _run_pool(ops, plan)
+    pool = arm_emulator.pools()[name]["properties"]
+    assert pool["vmSize"] == plan.sku.name and pool["osSKU"] == "Ubuntu" and pool["osDiskSizeGB"] >= 128
+    assert pool["provisioningState"] == "Succeeded"
+    writes = [r["method"] for r in arm_emulator.requests() if r["method"] in ("PUT", "DELETE")]
+    assert writes[-2:] == ["DELETE", "PUT"]
+
+
+def test_a_larger_os_disk_is_kept_not_shrunk(arm_emulator: ArmEmulator, kaitoctl_azure_env: Any) -> None:
+    kaitoctl_azure_env(arm_emulator)
+    plan = _plan()
+    _owned_pool(arm_emulator, plan, osDiskSizeGB=512, count=0)
+    ops, action, _ = _preflight(arm_emulator, plan)
+    assert action == "scale"
+    _run_pool(ops, plan)
+    pool = arm_emulator.pools()[plan.placement.pool_name]["properties"]
+    assert pool["osDiskSizeGB"] == 512 and pool["count"] == 1
+
+
+def test_emulator_refuses_os_disk_and_os_sku_changes(aks_client: Any) -> None:
+    aks_client.agent_pools.begin_create_or_update(RG, CLUSTER, "gpu", gpu_pool(osDiskSizeGB=128)).result()
+    for change in ({"osDiskSizeGB": 256}, {"osSKU": "AzureLinux"}):
+        with pytest.raises(HttpResponseError) as info:
+            aks_client.agent_pools.begin_create_or_update(RG, CLUSTER, "gpu", gpu_pool(**change)).result()
+        assert info.value.status_code == 400 and info.value.error.code == "PropertyChangeNotAllowed"
+    aks_client.agent_pools.begin_create_or_update(RG, CLUSTER, "gpu", gpu_pool(count=2)).result()  # omitted: kept
+
+
+def test_new_pool_copies_the_pod_subnet(make_arm_emulator: Any, kaitoctl_azure_env: Any) -> None:
+    # Item 16: Azure CNI with a pod subnet rejects a pool without one.
+    emu = kaitoctl_azure_env(make_arm_emulator(pod_subnet=True))
+    with pytest.raises(HttpResponseError) as info:
+        sdk_client(emu).agent_pools.begin_create_or_update(RG, CLUSTER, "plain", gpu_pool()).result()
+    assert "All or none of the agentpools should set podsubnet" in str(info.value)
+    plan = _plan()
+    ops, action, _ = _preflight(emu, plan)
+    assert action == "create"
+    _run_pool(ops, plan)
+    system = emu.pools()["nodepool1"]["properties"]
+    pool = emu.pools()[plan.placement.pool_name]["properties"]
+    assert pool["podSubnetID"] == system["podSubnetID"] and pool["vnetSubnetID"] == system["vnetSubnetID"]
+
+
+def test_a_pool_being_deleted_is_waited_for_then_created(arm_emulator: ArmEmulator, kaitoctl_azure_env: Any) -> None:
+    # Item 17: after an interrupted `kaitoctl delete` the pool is Deleting; following it to 404 is not a pool.
+    kaitoctl_azure_env(arm_emulator)
+    plan = _plan()
+    name = plan.placement.pool_name
+    _owned_pool(arm_emulator, plan)
+    arm_emulator.inject(Fault.slow(1.5, method="DELETE"))
+    sdk_client(arm_emulator).agent_pools.begin_delete(RG, CLUSTER, name)  # not waited for
+    ops, action, _ = _preflight(arm_emulator, plan)
+    assert action == "create"
+    _run_pool(ops, plan)
+    pool = arm_emulator.pools()[name]["properties"]
+    assert pool["provisioningState"] == "Succeeded" and pool["count"] == 1
+    writes = [r["method"] for r in arm_emulator.requests() if r["method"] in ("PUT", "DELETE")]
+    assert writes == ["PUT", "DELETE", "PUT"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "hint"),
+    [
+        (
+            lambda: Fault.throttle(10, method="GET", path=r"/agentpools/[^/]+$"),
+            "SubscriptionRequestsThrottled",
+            "throttling",
+        ),
+        (lambda: Fault.server_error(503, times=10, method="GET"), "ServiceUnavailable", "transient"),
+        (
+            lambda: Fault.error(
+                400,
+                "VMSizeNotSupported",
+                "The VM size Standard_NV36ads_A10_v5 is not supported for this agent pool.",  # wording unverified
+                method="GET",
+                path=r"/agentpools/[^/]+$",
+            ),
+            "VMSizeNotSupported",
+            "--instance-type",
+        ),
+    ],
+    ids=["throttled", "5xx-keeps-arm-code", "vm-size-not-supported"],
+)
+def test_arm_errors_keep_their_code_and_get_a_next_step(
+    arm_emulator: ArmEmulator, kaitoctl_azure_env: Any, fault: Any, code: str, hint: str
+) -> None:
+    # Item 19.
+    from kaitoctl.core.errors import CloudError
+
+    kaitoctl_azure_env(arm_emulator)
+    arm_emulator.inject(fault())
+    with pytest.raises(CloudError) as info:
+        _ops(arm_emulator).aks.get_pool("gpu")
+    assert info.value.code == code and hint in (info.value.hint or ""), info.value.to_dict()
+
+
+def test_retail_price_is_linux_pay_as_you_go_or_says_none_is_listed(
+    make_arm_emulator: Any, kaitoctl_azure_env: Any
+) -> None:
+    # Item 19: Cloud Services and zero-priced items are not the pool's price; an empty answer is "no price listed".
+    from tests.harness.aks_emulator import catalog
+
+    emu = kaitoctl_azure_env(make_arm_emulator())
+    plan = _plan()
+    _, _, rec = _preflight(emu, plan)
+    size = catalog.lookup(plan.sku.name)
+    assert size is not None
+    assert f"cost: ${catalog.linux_hourly_price(size):.2f}/h" in " ".join(rec.texts("info")), rec.messages
+
+    far = kaitoctl_azure_env(make_arm_emulator(location="brazilsouth"))  # no items for this region
+    _, _, rec = _preflight(far, plan)
+    assert f"cost: no Azure retail price listed for {plan.sku.name} in brazilsouth" in rec.texts("info")

@@ -150,7 +150,7 @@ def test_quota_preflight_fails_fast_with_the_numbers(namespace: str, emu: Any, e
         (lambda: Fault.sku_not_available(), "SkuNotAvailable", "not allowed in your subscription", False),
         (lambda: Fault.operation_not_allowed(pool="kcsomething"), "OperationNotAllowed", "Another agentpool operation", False),
         (lambda: Fault.failed_operation("InternalOperationError", "VMSS creation failed"), "InternalOperationError", "VMSS creation failed", True),
-        (lambda: Fault.server_error(503, times=10), "ServerError", "HTTP 503", False),
+        (lambda: Fault.server_error(503, times=10), "ServiceUnavailable", "HTTP 503", False),
         (lambda: Fault.expired_token(), "ExpiredAuthenticationToken", "az login", False),
     ],
     ids=["quota-async", "quota-sync", "sku", "operation-not-allowed", "failed-operation", "5xx", "expired-token"],
@@ -233,3 +233,28 @@ def test_credentials_come_from_azure_identity(cluster: Any, namespace: str, emu:
     assert result.returncode == 4
     assert "az login" in result.json()["error"]["hint"]
     assert objects_in(cluster, namespace) == {}
+
+
+def test_recreate_replaces_a_pool_whose_vm_size_changed(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+    # Issue 9 item 15: the refusal's advice ("re-run with --recreate") must work in pool mode.
+    run(["deploy", "phi-3", "-n", namespace], env, timeout=120).check()
+    name = pool_name(namespace, "phi-3-mini-128k-instruct")
+    bigger = ["deploy", "phi-3", "-n", namespace, "--instance-type", "Standard_NV72ads_A10_v5", "-o", "json"]
+    refused = run(bigger, env, timeout=60)
+    assert refused.returncode == 2 and "--recreate" in refused.json()["error"]["hint"]
+    data = run([*bigger, "--recreate"], env, timeout=180).check().json()
+    assert data["pool"]["action"] == "recreate" and data["state"] == "Ready"
+    assert _pool_props(emu, name)["vmSize"] == "Standard_NV72ads_A10_v5"
+    nodes = _nodes_of(cluster, name)
+    assert [n.metadata.labels["node.kubernetes.io/instance-type"] for n in nodes] == ["Standard_NV72ads_A10_v5"]
+    writes = [r["method"] for r in emu.requests(path=f"agentPools/{name}$") if r["method"] in ("PUT", "DELETE")]
+    assert writes == ["PUT", "DELETE", "PUT"]
+
+
+def test_reserved_node_label_is_refused_before_any_write(namespace: str, emu: Any, env: dict[str, str], cluster: Any) -> None:
+    # Issue 9 item 18: AKS refuses these at PUT time; kaitoctl refuses them first, as bad input.
+    result = run(["deploy", "phi-3", "-n", namespace, "--label", "kubernetes.azure.com/team=ml", "-o", "json"], env, timeout=60)
+    assert result.returncode == 2, result.stderr
+    error = result.json()["error"]
+    assert error["field"] == "--label" and "kubernetes.azure.com/team" in error["message"]
+    assert emu.requests(method="PUT") == [] and objects_in(cluster, namespace) == {}

@@ -294,10 +294,13 @@ class FakeAks:
     statuses: list[str] = field(default_factory=lambda: ["InProgress"])  # reported to on_status while waiting
     on_done: list[Callable[[FakePoller], None]] = field(default_factory=list)  # e.g. nodes joining the cluster
     poll_interval: float = 0.0
+    pool_profiles: list[Obj] = field(default_factory=list)  # the cluster's agentPoolProfiles
+    usages_forbidden: bool = False  # the usages GET answers 403
 
     def cluster(self) -> Obj:
         self.calls.append(("cluster",))
-        return {"name": "aks", "location": self.location, "properties": {"fqdn": "aks.hcp.eastus.azmk8s.io"}}
+        props = {"fqdn": "aks.hcp.eastus.azmk8s.io", "agentPoolProfiles": copy.deepcopy(self.pool_profiles)}
+        return {"name": "aks", "location": self.location, "properties": props}
 
     def list_clusters(self) -> list[Obj]:
         self.calls.append(("list_clusters",))
@@ -333,9 +336,9 @@ class FakeAks:
             hook(poller)
         return self.pools.get(poller.pool)
 
-    def usages(self, location: str) -> dict[str, tuple[int, int]]:
+    def usages(self, location: str) -> dict[str, tuple[int, int]] | None:
         self.calls.append(("usages", location))
-        return dict(self.quota)
+        return None if self.usages_forbidden else dict(self.quota)
 
 
 # mypy checks the fakes against the interfaces ops depends on.

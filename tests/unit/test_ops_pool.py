@@ -110,11 +110,35 @@ def test_quota_counts_only_the_extra_nodes() -> None:
     assert ("usages", "eastus") not in aks.calls  # no extra nodes: no quota call
 
 
-def test_an_unknown_quota_family_is_not_checked() -> None:
+def test_a_family_azure_does_not_list_is_a_warning_not_a_silent_pass() -> None:
     aks = FakeAks(quota={"cores": (0, 1000)})
-    pool_ops(aks).preflight(plan())
+    ops = pool_ops(aks)
+    assert ops.preflight(plan()) == "create"
+    assert ops.warnings == [
+        f"vCPU quota of {VM}'s family not checked: Azure lists no usage named like StandardNVADSA10v5Family in eastus"
+    ]
     aks_limited = FakeAks(quota={"otherFamily": (100, 100)})
-    assert pool_ops(aks_limited).preflight(plan()) == "create"
+    ops = pool_ops(aks_limited)
+    assert ops.preflight(plan()) == "create"
+    assert len(ops.warnings) == 2 and "'cores'" in ops.warnings[1]
+
+
+def test_quota_family_is_matched_ignoring_case_spaces_and_underscores() -> None:
+    aks = FakeAks(quota={"Standard NVADSA10v5 Family": (1, 36), "cores": (0, 1000)})
+    with pytest.raises(CloudError) as refused:
+        pool_ops(aks).preflight(plan())
+    assert refused.value.message == (
+        f"not enough Standard NVADSA10v5 Family vCPUs in eastus: 1 × {VM} needs 36 more, 35 of 36 left (in use: 1)"
+    )
+
+
+def test_forbidden_usages_skip_the_quota_check_with_one_warning() -> None:
+    reporter = RecordingReporter()
+    ops = pool_ops(FakeAks(usages_forbidden=True))
+    assert ops.preflight(plan(), Progress(reporter, [])) == "create"
+    warnings = [text for level, text in reporter.messages if level == "warning"]
+    assert warnings == ops.warnings and len(warnings) == 1
+    assert warnings[0].startswith("vCPU quota not checked: your identity may not read the Compute usages")
 
 
 @pytest.mark.parametrize(
@@ -126,7 +150,6 @@ def test_an_unknown_quota_family_is_not_checked() -> None:
         ({"provisioningState": "Failed"}, "update"),
         ({"provisioningState": "Canceled", "count": 3}, "scale"),
         ({"provisioningState": "Updating"}, "wait"),
-        ({"provisioningState": "Deleting"}, "wait"),
         ({"provisioningState": "Creating", "count": 3}, "wait"),
     ],
 )
@@ -164,7 +187,11 @@ def test_a_pool_s_vm_size_cannot_change() -> None:
         pool_ops(aks).preflight(plan())
     assert refused.value.field == "--instance-type"
     assert refused.value.problem == (
-        f"pool {plan().placement.pool_name} runs Standard_NC24ads_A100_v4; a pool's VM size cannot change"
+        f"agent pool {plan().placement.pool_name} runs Standard_NC24ads_A100_v4; a pool's VM size cannot change"
+    )
+    assert refused.value.fix == (
+        f"re-run with --recreate (deletes agent pool {plan().placement.pool_name} after the workload and creates it "
+        "anew), or choose another --name"
     )
 
 
@@ -182,7 +209,7 @@ def test_preflight_reports_the_price_from_the_cache(monkeypatch: pytest.MonkeyPa
     cache.write_text(json.dumps({f"eastus/{VM}".lower(): {"usd_per_hour": 3.2, "at": time.time()}}))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     reporter = RecordingReporter()
-    pool_ops(FakeAks()).preflight(plan(count=2), Progress(reporter, []))
+    pool_ops(FakeAks(quota={FAMILY: (0, 100), "cores": (0, 100)})).preflight(plan(count=2), Progress(reporter, []))
     assert reporter.messages == [("info", f"cost: $6.40/h for 2 × {VM} in eastus (pay-as-you-go retail price)")]
 
 
@@ -296,7 +323,7 @@ def test_wait_follows_the_running_operation_instead_of_putting() -> None:
 
 def test_a_running_operation_that_fails_fails_the_run() -> None:
     name = plan().placement.pool_name or ""
-    aks = FakeAks(pools={name: existing(provisioningState="Deleting")})
+    aks = FakeAks(pools={name: existing(provisioningState="Updating")})
     ops = pool_ops(aks)
     ops.preflight(plan())
     aks.pools[name]["properties"]["provisioningState"] = "Canceled"
@@ -354,3 +381,90 @@ def test_resolve_target_refusals(monkeypatch: pytest.MonkeyPatch, tmp_path: Any)
     with pytest.raises(InvalidInput) as refused:
         resolve_target(RunOptions(subscription="s", resource_group="rg"), None)
     assert refused.value.field == "--cluster"
+
+
+# ---- what AKS cannot change, subnets, a pool being deleted (issue 9, items 15-17) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("props", "field", "problem"),
+    [
+        ({"osDiskSizeGB": 64}, "osDiskSizeGB", "has a 64 GB OS disk; phi-3-mini-128k-instruct needs 128 GB"),
+        ({"osSKU": "AzureLinux"}, "osSKU", "runs OS SKU AzureLinux; kaitoctl's GPU pools run Ubuntu"),
+    ],
+)
+def test_os_disk_and_os_sku_are_compared_like_the_vm_size(props: dict[str, Any], field: str, problem: str) -> None:
+    aks = FakeAks(pools={plan().placement.pool_name or "": existing(**props)}, quota={FAMILY: (0, 1000)})
+    with pytest.raises(InvalidInput) as refused:
+        pool_ops(aks).preflight(plan())
+    assert refused.value.field == field and problem in refused.value.problem
+    assert pool_ops(aks, recreate=True).preflight(plan()) == "recreate"
+
+
+def test_a_larger_os_disk_is_kept_in_the_put() -> None:
+    aks = FakeAks(
+        pools={plan().placement.pool_name or "": existing(osDiskSizeGB=512, count=0)}, quota={FAMILY: (0, 100)}
+    )
+    ops = pool_ops(aks, no_device_plugin=True)
+    assert ops.preflight(plan()) == "scale"
+    ops.start(plan(), queue.Queue())
+    ops.finish(5)
+    (put,) = [c for c in aks.calls if c[0] == "begin_put_pool"]
+    assert put[2]["properties"]["osDiskSizeGB"] == 512
+
+
+def test_recreate_deletes_first_then_creates_and_counts_the_freed_quota() -> None:
+    name = plan().placement.pool_name or ""
+    old = existing(vmSize="Standard_NV72ads_A10_v5", count=1)
+    # 72 in use by the old pool; the new one needs 36: fits only because the old pool's vCPUs are freed.
+    aks = FakeAks(pools={name: old}, quota={FAMILY: (72, 100), "cores": (72, 100)})
+    ops = pool_ops(aks, recreate=True, no_device_plugin=True)
+    assert ops.preflight(plan()) == "recreate"
+    ops.start(plan(), queue.Queue())
+    assert ("wait", f"deleting agent pool {name} (--recreate)") in aks.calls  # done when start returns
+    ops.finish(5)
+    # The delete is waited for before the PUT (and before start returns, i.e. before the workload is applied).
+    assert [c[0] for c in aks.calls if c[0] in ("begin_delete_pool", "begin_put_pool", "wait")][:3] == [
+        "begin_delete_pool",
+        "wait",
+        "begin_put_pool",
+    ]
+    assert [c[0] for c in aks.calls if c[0].startswith("begin")] == ["begin_delete_pool", "begin_put_pool"]
+    assert aks.pools[name]["properties"]["vmSize"] == VM
+
+
+def test_a_new_pool_takes_the_clusters_subnets() -> None:
+    subnets = {"vnetSubnetID": "/subscriptions/s/x/subnets/nodes", "podSubnetID": "/subscriptions/s/x/subnets/pods"}
+    aks = FakeAks(
+        quota={FAMILY: (0, 100), "cores": (0, 100)}, pool_profiles=[{"name": "sys", "mode": "System", **subnets}]
+    )
+    ops = pool_ops(aks, no_device_plugin=True)
+    ops.preflight(plan())
+    ops.start(plan(), queue.Queue())
+    ops.finish(5)
+    (put,) = [c for c in aks.calls if c[0] == "begin_put_pool"]
+    assert put[2] == pool_body(plan(), subnets)
+
+
+def test_a_deleting_pool_is_waited_for_then_created() -> None:
+    name = plan().placement.pool_name or ""
+    aks = FakeAks(pools={name: existing(provisioningState="Deleting")}, quota={FAMILY: (0, 100), "cores": (0, 100)})
+    ops = pool_ops(aks, no_device_plugin=True)
+    assert ops.preflight(plan()) == "create" and ops.after_delete
+    aks.pools.pop(name)  # the delete ends
+    ops.start(plan(), queue.Queue())
+    ops.finish(5)
+    assert [c[0] for c in aks.calls if c[0].startswith("begin")] == ["begin_put_pool"]
+    assert aks.pools[name]["properties"]["provisioningState"] == "Succeeded"
+
+
+def test_a_delete_that_fails_is_reported_not_followed_by_a_create() -> None:
+    name = plan().placement.pool_name or ""
+    aks = FakeAks(pools={name: existing(provisioningState="Deleting")}, quota={FAMILY: (0, 100), "cores": (0, 100)})
+    ops = pool_ops(aks, no_device_plugin=True)
+    ops.preflight(plan())
+    aks.pools[name]["properties"]["provisioningState"] = "Failed"
+    with pytest.raises(CloudError) as failed:
+        ops.start(plan(), queue.Queue())
+    assert failed.value.message == f"the delete of agent pool {name} ended Failed"
+    assert [c for c in aks.calls if c[0].startswith("begin")] == []
