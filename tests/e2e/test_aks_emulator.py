@@ -834,7 +834,14 @@ def _ops(emu: ArmEmulator, **opts: Any) -> Any:
     from kaitoctl.ops.pool import PoolOperations
 
     target = AksTarget(emu.subscription, RG, CLUSTER, "azurecloud", emu.endpoint, str(emu.ca_bundle))
-    return PoolOperations(target, RunOptions(no_device_plugin=True, **opts), None, load_catalog())  # type: ignore[arg-type]
+    ops = PoolOperations(target, RunOptions(no_device_plugin=True, **opts), None, load_catalog())  # type: ignore[arg-type]
+    # One real DefaultAzureCredential per emulator (it caches the token): each new one runs the fake az once more,
+    # which can pass azure-identity's 10 s subprocess timeout on a loaded CI machine.
+    ops.aks._credential = _CREDENTIALS.setdefault(emu.endpoint, ops.aks.credential())
+    return ops
+
+
+_CREDENTIALS: dict[str, Any] = {}
 
 
 def _preflight(emu: ArmEmulator, plan: Any, **opts: Any) -> tuple[Any, str, Recorder]:
