@@ -134,6 +134,20 @@ def spec_for_tune(
     )
 
 
+# A Hugging Face revision: a branch, tag or commit (git ref characters; argv to the server, never shell text).
+_REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,127}")
+
+
+def check_revision(revision: str | None) -> str | None:
+    if revision is not None and not _REVISION.fullmatch(revision):
+        raise InvalidInput(
+            "--revision",
+            f"{revision!r} is not a Hugging Face branch, tag or commit",
+            "e.g. --revision main, or a commit sha",
+        )
+    return revision
+
+
 def spec_for_deploy(
     catalog: Catalog,
     preset: str,
@@ -143,8 +157,10 @@ def spec_for_deploy(
     config: str | None,
     max_model_len: int | None,
     common: CommonOptions,
+    revision: str | None = None,
 ) -> WorkspaceSpec:
     resolved = catalog.resolve_preset(preset, field_name="PRESET").name
+    check_revision(revision)
     parsed = tuple(a if isinstance(a, Adapter) else parse_adapter(a) for a in adapters)
     return WorkspaceSpec(
         name=common.name or default_workspace_name(resolved, "inference"),
@@ -156,6 +172,7 @@ def spec_for_deploy(
             adapters=parsed,
             config=config,
             max_model_len=max_model_len,
+            revision=revision,
         ),
         image=common.image,
         image_pull_secrets=tuple(common.image_pull_secrets),
@@ -276,7 +293,7 @@ def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
         raise InvalidInput(
             "inference/tuning", "a Workspace needs exactly one of inference and tuning", "keep one of the two sections"
         )
-    image = None
+    ignored_image = None
     pull_secrets: tuple[str, ...] = ()
     model_secret = None
     inference = tuning = None
@@ -289,7 +306,9 @@ def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
                 "use inference.preset with a catalog preset",
             )
         preset_name, options = _preset_block(inf.get("preset"), "inference.preset")
-        image = _opt_str(options.get("image"), "inference.preset.presetOptions.image")
+        # Deprecated in v1beta1; Kaito v0.12 always runs kaito-base (pkg/workspace/inference/preset_inferences.go,
+        # GetBaseImageName), so an old per-model image here is ignored, with a warning (validation).
+        ignored_image = _opt_str(options.get("image"), "inference.preset.presetOptions.image")
         pull_secrets = _str_list(options.get("imagePullSecrets"), "inference.preset.presetOptions.imagePullSecrets")
         model_secret = _opt_str(options.get("modelAccessSecret"), "inference.preset.presetOptions.modelAccessSecret")
         adapters = []
@@ -325,7 +344,8 @@ def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
     else:
         tun = _check_keys(doc["tuning"], _TUNING_KEYS, "tuning")
         preset_name, options = _preset_block(tun.get("preset"), "tuning.preset")
-        image = _opt_str(options.get("image"), "tuning.preset.presetOptions.image")
+        # Ignored as for inference (pkg/workspace/tuning/preset_tuning.go v0.12.0, GetTuningImageInfo).
+        ignored_image = _opt_str(options.get("image"), "tuning.preset.presetOptions.image")
         pull_secrets = _str_list(options.get("imagePullSecrets"), "tuning.preset.presetOptions.imagePullSecrets")
         model_secret = _opt_str(options.get("modelAccessSecret"), "tuning.preset.presetOptions.modelAccessSecret")
         method = tun.get("method")
@@ -358,7 +378,7 @@ def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
         resource=resource,
         inference=inference,
         tuning=tuning,
-        image=image,
+        ignored_image=ignored_image,
         image_pull_secrets=pull_secrets,
         model_access_secret=model_secret,
         annotations=annotations,
@@ -367,7 +387,12 @@ def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
 
 
 def apply_overrides(
-    spec: WorkspaceSpec, common: CommonOptions, *, runtime: str | None = None, max_model_len: int | None = None
+    spec: WorkspaceSpec,
+    common: CommonOptions,
+    *,
+    runtime: str | None = None,
+    max_model_len: int | None = None,
+    revision: str | None = None,
 ) -> WorkspaceSpec:
     """CLI flags given on `apply -f` win over the file."""
     resource = spec.resource
@@ -390,15 +415,18 @@ def apply_overrides(
         spec = replace(spec, image_pull_secrets=tuple(common.image_pull_secrets))
     if common.model_access_secret is not None:
         spec = replace(spec, model_access_secret=common.model_access_secret)
-    if spec.inference is not None and (runtime is not None or max_model_len is not None):
+    check_revision(revision)
+    inference_flags = runtime is not None or max_model_len is not None or revision is not None
+    if spec.inference is not None and inference_flags:
         spec = replace(
             spec,
             inference=replace(
                 spec.inference,
                 runtime=runtime.lower() if runtime else spec.inference.runtime,
                 max_model_len=max_model_len if max_model_len is not None else spec.inference.max_model_len,
+                revision=revision if revision is not None else spec.inference.revision,
             ),
         )
-    elif runtime is not None or max_model_len is not None:
-        raise InvalidInput("--runtime/--max-model-len", "apply to inference workspaces only", "drop them")
+    elif inference_flags:
+        raise InvalidInput("--runtime/--max-model-len/--revision", "apply to inference workspaces only", "drop them")
     return spec

@@ -69,6 +69,8 @@ class Preset:
     vllm: VllmSettings
     transformers_args: dict[str, str] | None
     tuning: TuningSupport | None
+    # Why a preset that Kaito lists as tunable cannot be tuned in fact (presets.yaml `tuning_refused`).
+    tuning_refusal: str | None = None
 
     @property
     def usable(self) -> bool:
@@ -216,6 +218,7 @@ def _preset(name: str, raw: dict[str, Any]) -> Preset:
         ),
         transformers_args=_str_map(transformers_raw.get("args")) if transformers_raw else None,
         tuning=tuning,
+        tuning_refusal=raw.get("tuning_refused"),
     )
 
 

@@ -43,6 +43,12 @@ def _escape_char(match: re.Match[str]) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+# Kaito's startup probe is its post-load benchmark (exec, 600 s); kaitoctl does not run the benchmark and probes
+# /health like Kaito with kaito.sh/disable-benchmark. The kubelet's default 1 s is too short for a server that is
+# compiling CUDA graphs or already taking requests; 10 s (one probe period) is what such a server meets.
+STARTUP_PROBE_TIMEOUT_S = 10
+
+
 def yaml_scalar(value: Any) -> str:
     """Any value as a self-delimiting YAML flow node. Strings always come out double-quoted."""
     if isinstance(value, jinja2.Undefined):
@@ -117,9 +123,9 @@ def _vllm_args(plan: Plan, *, adapters: bool, config_file: bool) -> list[str]:
     preset, sku = plan.preset, plan.sku
     nodes = plan.placement.nodes
     fit = plan.inference_fit
-    args = [f"--served-model-name={preset.served_name}"]
-    if not config_file:
-        args.append("--max-model-len=auto")
+    # Kaito v0.12 always lets vLLM size the context (pkg/workspace/inference/preset_inferences.go, MaxModelLenAuto);
+    # a config file's max-model-len still wins: inference_api.py appends its vllm keys after these flags.
+    args = [f"--served-model-name={preset.served_name}", "--max-model-len=auto"]
     utilization = "0.82" if sku.gpu_model == "NVIDIA A10" else "0.84"
     args += [
         f"--gpu-memory-utilization={utilization}",
@@ -133,10 +139,16 @@ def _vllm_args(plan: Plan, *, adapters: bool, config_file: bool) -> list[str]:
     else:
         args.append(f"--tensor-parallel-size={sku.gpus}")
     if nodes > 1:
-        args += [f"--pipeline-parallel-size={nodes}", "--distributed-executor-backend=ray"]
+        # LMCache's CPU offload does not work across nodes (pkg/model/interface.go v0.12.0, configureParallelism).
+        args += [
+            "--kaito-kv-cache-cpu-memory-utilization=0",
+            f"--pipeline-parallel-size={nodes}",
+            "--distributed-executor-backend=ray",
+        ]
     args += [f"--model={preset.hf_repo}", "--download-dir=/workspace/weights"]
-    if preset.revision and preset.revision != "main":
-        args.append(f"--revision={preset.revision}")
+    revision = model_revision(plan)
+    if revision:
+        args.append(f"--revision={revision}")
     # Kaito passes these three as auto unless the model needs otherwise (mistral's own formats, deepseek tokenizer).
     formats = {"load_format": "auto", "config_format": "auto", "tokenizer_mode": "auto"}
     extra = dict(preset.vllm.extra_args)
@@ -177,9 +189,18 @@ def _transformers_args(plan: Plan) -> list[str]:
         f"--pretrained_model_name_or_path={preset.hf_repo}",
         "--allow_remote_files",
     ]
-    if preset.revision and preset.revision != "main":
-        args.append(f"--revision={preset.revision}")
+    revision = model_revision(plan)
+    if revision:
+        args.append(f"--revision={revision}")
     return args
+
+
+def model_revision(plan: Plan) -> str | None:
+    """The Hugging Face revision the server loads: --revision, else the preset's pinned commit; None for `main`
+    (what Kaito v0.12 loads: its generator's version URL carries no commit, so it passes no revision)."""
+    inf = plan.spec.inference
+    revision = (inf.revision if inf is not None else None) or plan.preset.revision
+    return None if not revision or revision == "main" else revision
 
 
 def _inference_context(plan: Plan, catalog: Catalog) -> dict[str, Any]:
@@ -205,15 +226,17 @@ def _inference_context(plan: Plan, catalog: Catalog) -> dict[str, Any]:
     volume_adapters = []
     for adapter in inf.adapters:
         if adapter.image:
+            # The puller (skopeo) reads registry credentials only from its mounted auth directory, never from the
+            # pod's imagePullSecrets: an adapter without secrets of its own (given by --adapter with
+            # --image-pull-secret) gets the workspace's. skopeo tries anonymous access first, then each file.
+            secrets = list(adapter.image_pull_secrets or spec.image_pull_secrets)
             image_adapters.append(
                 {
                     "name": adapter.name,
                     "container": k8s_name("puller", adapter.name),
                     "image": adapter.image,
-                    "secrets_volume": k8s_name("docker-config", adapter.name, "inference-adapter")
-                    if adapter.image_pull_secrets
-                    else None,
-                    "secrets": list(adapter.image_pull_secrets),
+                    "secrets_volume": k8s_name("docker-config", adapter.name, "inference-adapter") if secrets else None,
+                    "secrets": secrets,
                     "secrets_dir": f"/root/.docker/config.d/{adapter.name}-inference-adapter",
                     "target": f"/mnt/adapter/{adapter.name}",
                 }
@@ -280,6 +303,7 @@ def _inference_context(plan: Plan, catalog: Catalog) -> dict[str, Any]:
         "env": env,
         "gpus": str(plan.sku.gpus),
         "startup_failure_threshold": math.ceil(timeout / 10),
+        "startup_timeout": STARTUP_PROBE_TIMEOUT_S,
         "service_type": "LoadBalancer"
         if spec.annotations.get(ANNOTATION_ENABLE_LB, "").lower() == "true"
         else "ClusterIP",
@@ -375,6 +399,11 @@ def _tuning_context(plan: Plan, catalog: Catalog, output_dir: str) -> dict[str, 
         "puller_script": script("pull-image-data.sh"),
         "pusher_image": images["pusher"],
         "pusher_script": script("push-adapter.sh"),
+        # The manifest annotation Kaito's pusher writes (pkg/workspace/tuning/preset_tuning.go v0.12.0,
+        # SetTrainingOutputImagePush), as compact JSON like Go's json.Marshal.
+        "pusher_annotations": json.dumps(
+            {"$manifest": {"sh.kaito.model.name": preset.name}}, separators=(",", ":"), sort_keys=True
+        ),
         "train_script": script("train.sh"),
         "input_kind": src.kind,
         "input_urls": list(src.urls),

@@ -83,6 +83,8 @@ class Inference:
     adapters: tuple[Adapter, ...] = ()
     config: str | None = None  # ConfigMap with inference_config.yaml, in the workspace's namespace
     max_model_len: int | None = None
+    # Hugging Face revision of the weights (--revision). None: the preset's pinned commit; "main": no pin (Kaito).
+    revision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,9 @@ class WorkspaceSpec:
     resource: Resource
     inference: Inference | None = None
     tuning: Tuning | None = None
-    image: str | None = None  # overrides the runtime image (kaito-base)
+    image: str | None = None  # overrides the runtime image (kaito-base); only --image sets it
+    # presetOptions.image of a Workspace YAML: deprecated, and ignored as Kaito v0.12 ignores it (kept to warn).
+    ignored_image: str | None = None
     image_pull_secrets: tuple[str, ...] = ()
     model_access_secret: str | None = None  # Secret with key HF_TOKEN
     annotations: dict[str, str] = field(default_factory=dict)  # kaito.sh/* annotations from a Workspace YAML
@@ -160,6 +164,7 @@ def spec_from_record(record: dict[str, Any]) -> WorkspaceSpec:
         inference=inference,
         tuning=tuning,
         image=ws.get("image"),
+        ignored_image=ws.get("ignored_image"),
         image_pull_secrets=tuple(ws.get("image_pull_secrets") or ()),
         model_access_secret=ws.get("model_access_secret"),
         annotations=dict(ws.get("annotations") or {}),

@@ -265,6 +265,11 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
 
     if spec.image:
         check_image_ref(spec.image, f("presetOptions.image"))
+    if spec.ignored_image:
+        warnings.append(
+            f"{f('presetOptions.image')} {spec.ignored_image!r} is ignored: it is deprecated, and Kaito v0.12 runs "
+            f"every preset on kaito-base; to run another image anyway, pass --image"
+        )
     for secret in spec.image_pull_secrets:
         check_dns1123_subdomain(secret, f("presetOptions.imagePullSecrets"), "Secret name")
     if spec.model_access_secret:
@@ -371,11 +376,12 @@ def _validate_tuning(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, f: F
         raise InvalidInput(f("tuning.method"), f"unknown tuning method {tun.method!r}", "use lora or qlora")
     if preset.tuning is None or tun.method not in preset.tuning.methods:
         tunable = sorted(p.name for p in catalog.presets.values() if p.tuning and p.usable)
-        raise InvalidInput(
-            f("tuning.preset.name"),
-            f"preset {preset.name} does not support {tun.method} tuning",
-            "tune one of: " + ", ".join(tunable),
+        reason = (
+            f"preset {preset.name} cannot be tuned: {preset.tuning_refusal}"
+            if preset.tuning_refusal
+            else f"preset {preset.name} does not support {tun.method} tuning"
         )
+        raise InvalidInput(f("tuning.preset.name"), reason, "tune one of: " + ", ".join(tunable))
     src = tun.input
     kinds = [k for k, present in (("urls", src.urls), ("image", src.image), ("volumeSource", src.volume)) if present]
     if len(kinds) != 1:

@@ -24,7 +24,11 @@ if [ -z "$pulled" ]; then
   exit 1
 fi
 mkdir -p "$work/rootfs"
-for layer in "$work/image"/*; do
+# Layers in manifest order, as Kaito's puller does (pkg/workspace/image/puller.sh, v0.12.0): a later layer
+# overwrites an earlier one. `dir:` stores each blob under its hex digest; slice 7 drops the "sha256:" prefix.
+layers="$(skopeo inspect --format '{{ range .Layers }}{{ slice . 7 }} {{ end }}' "dir:$work/image")"
+for digest in $layers; do
+  layer="$work/image/$digest"
   if tar -tf "$layer" >/dev/null 2>&1; then
     tar -xf "$layer" -C "$work/rootfs"
   fi

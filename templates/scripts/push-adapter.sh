@@ -1,7 +1,9 @@
 # Waits for the trainer's sentinel, then pushes the adapter as an OCI image whose /data holds
-# adapter_config.json and adapter_model.safetensors (the layout Kaito's adapter puller expects).
-# Usage: sh -c "$script" pusher IMAGE. The image reference arrives as argv; registry credentials come from
-# /root/.docker/config.json (the push secret).
+# adapter_config.json and adapter_model.safetensors, the way Kaito's pusher does (pkg/workspace/image/pusher.sh,
+# v0.12.0): one tar+gzip layer, a config that lists its diff_id, the manifest annotations from $ANNOTATIONS
+# (sh.kaito.model.name), pushed into an OCI layout and copied from there to the registry, so Kaito and kaitoctl
+# read each other's adapters. Usage: sh -c "$script" pusher IMAGE. The image reference arrives as argv;
+# registry credentials come from /root/.docker/config.json (the push secret).
 set -eu
 image="$1"
 dir="${OUTPUT_DIR:-/mnt/results}"
@@ -16,10 +18,17 @@ work="$(mktemp -d)"
 mkdir -p "$work/data"
 cp "$dir/adapter_config.json" "$dir/adapter_model.safetensors" "$work/data/"
 cd "$work"
-tar -czf layer.tar.gz data
-diff_id="$(gunzip -c layer.tar.gz | sha256sum | cut -d' ' -f1)"
-printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$diff_id" >config.json
+tar -cf layer.tar data
+diff_id="$(sha256sum layer.tar | cut -d' ' -f1)"
+gzip -9 layer.tar
+printf '{"rootfs":{"diff_ids":["sha256:%s"]}}' "$diff_id" >"$work/config.json"
+annotations="${ANNOTATIONS:-}"
+[ -n "$annotations" ] || annotations='{}'
+printf '%s' "$annotations" >"$work/annotations.json"
 oras push --disable-path-validation \
-  --config config.json:application/vnd.oci.image.config.v1+json \
-  "$image" layer.tar.gz:application/vnd.oci.image.layer.v1.tar+gzip
+  --annotation-file "$work/annotations.json" \
+  --config "$work/config.json:application/vnd.oci.image.config.v1+json" \
+  --oci-layout "$work/layout:latest" \
+  layer.tar.gz:application/vnd.oci.image.layer.v1.tar+gzip
+oras cp --from-oci-layout "$work/layout:latest" "$image"
 echo "pushed adapter to $image"

@@ -13,9 +13,9 @@ from kaitoctl.core.spec import WorkspaceSpec, spec_from_record
 from tests.unit.helpers import deploy_spec, plan_of, render, tune_spec
 
 PHI3_DEPLOY_SPEC_JSON = (
-    '{"version":1,"workspace":{"annotations":{},"image":null,"image_pull_secrets":[],'
+    '{"version":1,"workspace":{"annotations":{},"ignored_image":null,"image":null,"image_pull_secrets":[],'
     '"inference":{"adapters":[],"config":null,"max_model_len":null,"preset":"phi-3-mini-128k-instruct",'
-    '"runtime":"vllm"},"model_access_secret":null,"name":"phi-3-mini-128k-instruct","namespace":"default",'
+    '"revision":null,"runtime":"vllm"},"model_access_secret":null,"name":"phi-3-mini-128k-instruct","namespace":"default",'
     '"resource":{"count":null,"instance_type":"Standard_NV36ads_A10_v5","match_expressions":[],"match_labels":{},'
     '"preferred_nodes":[]},"source":"flags","tuning":null}}'
 )

@@ -153,7 +153,8 @@ def test_cookbook_yaml_renders_the_tuning_job_kaito_would_create() -> None:
     assert job["metadata"]["name"] == "workspace-tuning-phi-3"
     pod = job["spec"]["template"]["spec"]
     weights, data = pod["initContainers"]
-    assert weights["args"] == [
+    assert weights["command"] == [
+        "oras",
         "pull",
         "mcr.microsoft.com/aks/kaito/kaito-phi-3-mini-128k-instruct:0.2.0",
         "-o",
