@@ -416,6 +416,8 @@ def apply_overrides(
     if common.model_access_secret is not None:
         spec = replace(spec, model_access_secret=common.model_access_secret)
     check_revision(revision)
+    if revision is not None and spec.inference is None:
+        raise InvalidInput("--revision", "applies to inference workspaces only", "drop it")
     inference_flags = runtime is not None or max_model_len is not None or revision is not None
     if spec.inference is not None and inference_flags:
         spec = replace(
@@ -428,5 +430,5 @@ def apply_overrides(
             ),
         )
     elif inference_flags:
-        raise InvalidInput("--runtime/--max-model-len/--revision", "apply to inference workspaces only", "drop them")
+        raise InvalidInput("--runtime/--max-model-len", "apply to inference workspaces only", "drop them")
     return spec

@@ -448,3 +448,10 @@ def test_a_malformed_revision_is_refused_before_anything_is_written(bad: str) ->
             common=CommonOptions(),
         )
     assert refused.value.field == "--revision"
+
+
+def test_revision_on_a_tuning_file_is_refused() -> None:
+    doc = yaml.safe_load((FIXTURES / "v1beta1-tuning-pvc.yaml").read_text())
+    with pytest.raises(InvalidInput) as refused:
+        apply_overrides(spec_from_kaito(doc, catalog()), CommonOptions(), revision="main")
+    assert refused.value.field == "--revision"

@@ -85,7 +85,7 @@ CASES = [
     (
         ["tune", "llama-3.1-8b-instruct", "--method", "qlora", "--dry-run"],
         "PRESET: preset llama-3.1-8b-instruct does not support qlora tuning",
-        "tune one of: mistral-7b, phi-3-medium-128k-instruct, phi-3-medium-4k-instruct, phi-3-mini-128k-instruct, phi-3-mini-4k-instruct, phi-3.5-mini-instruct, phi-4, phi-4-mini-instruct, qwen2.5-coder-32b-instruct, qwen2.5-coder-7b-instruct",
+        "tune one of: phi-3-medium-128k-instruct, phi-3-medium-4k-instruct, phi-3-mini-128k-instruct, phi-3-mini-4k-instruct, phi-3.5-mini-instruct, phi-4, phi-4-mini-instruct, qwen2.5-coder-32b-instruct, qwen2.5-coder-7b-instruct",
     ),
     (
         ["tune", "phi-3", "--method", "qlora", "--label", "noequals", "--dry-run"],
