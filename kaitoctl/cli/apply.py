@@ -55,19 +55,26 @@ def load_workspace_file(filename: str) -> Any:
     return docs[0]
 
 
-def build_spec(filename: str, common: CommonOptions, runtime: str | None, max_model_len: int | None) -> WorkspaceSpec:
+def build_spec(
+    filename: str,
+    common: CommonOptions,
+    runtime: str | None,
+    max_model_len: int | None,
+    revision: str | None = None,
+) -> WorkspaceSpec:
     from kaitoctl.core.builders import apply_overrides, spec_from_kaito
     from kaitoctl.core.catalog import load_catalog
 
     doc = load_workspace_file(filename)
     spec = spec_from_kaito(doc, load_catalog())
-    return apply_overrides(spec, common, runtime=runtime, max_model_len=max_model_len)
+    return apply_overrides(spec, common, runtime=runtime, max_model_len=max_model_len, revision=revision)
 
 
 def apply(
     filename: FileArg,
     runtime: Runtime = None,
     max_model_len: MaxModelLen = None,
+    revision: o.Revision = None,
     name: o.Name = None,
     instance_type: o.InstanceType = None,
     count: o.Count = None,
@@ -109,5 +116,5 @@ def apply(
     result = json_result(params)
     with reporting(result):
         opts = options_from(params, result)
-        spec = build_spec(filename, common_from(params), runtime, max_model_len)
+        spec = build_spec(filename, common_from(params), runtime, max_model_len, revision)
         execute(spec, opts)

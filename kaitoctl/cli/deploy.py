@@ -56,6 +56,7 @@ def deploy(
         ),
     ] = None,
     config: o.Config = None,
+    revision: o.Revision = None,
     name: o.Name = None,
     instance_type: o.InstanceType = None,
     count: o.Count = None,
@@ -113,6 +114,7 @@ def deploy(
             adapters=adapters,
             config=config,
             max_model_len=max_model_len,
+            revision=revision,
             common=common_from(params),
         )
         execute(spec, opts)

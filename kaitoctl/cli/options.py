@@ -77,6 +77,15 @@ ModelAccessSecret = Annotated[
         rich_help_panel=WORKSPACE,
     ),
 ]
+Revision = Annotated[
+    str | None,
+    typer.Option(
+        "--revision",
+        metavar="REV",
+        help="Hugging Face revision of the weights (default: the preset's pinned commit; main: latest, as Kaito).",
+        rich_help_panel=WORKSPACE,
+    ),
+]
 Config = Annotated[
     str | None,
     typer.Option(

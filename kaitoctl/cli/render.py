@@ -12,6 +12,7 @@ def render(
     filename: FileArg,
     runtime: Runtime = None,
     max_model_len: MaxModelLen = None,
+    revision: o.Revision = None,
     name: o.Name = None,
     instance_type: o.InstanceType = None,
     count: o.Count = None,
@@ -28,5 +29,5 @@ def render(
     """Print the plan (stderr) and the manifests (stdout) for a Kaito Workspace YAML. Touches nothing."""
     params = dict(locals())
     with reporting():
-        spec = build_spec(filename, common_from(params), runtime, max_model_len)
+        spec = build_spec(filename, common_from(params), runtime, max_model_len, revision)
         execute(spec, options_from({**params, "dry_run": True}, None))

@@ -455,3 +455,27 @@ def test_revision_on_a_tuning_file_is_refused() -> None:
     with pytest.raises(InvalidInput) as refused:
         apply_overrides(spec_from_kaito(doc, catalog()), CommonOptions(), revision="main")
     assert refused.value.field == "--revision"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["deploy", "phi-3"],
+        ["render", "-f", str(FIXTURES / "v1beta1-inference-phi-4-mini.yaml")],
+        ["apply", "-f", str(FIXTURES / "v1beta1-inference-phi-4-mini.yaml")],
+    ],
+)
+def test_revision_flag_reaches_the_server(argv: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from kaitoctl.cli.app import app
+
+    def server_args(extra: list[str]) -> list[str]:
+        result = CliRunner().invoke(app, [*argv, *extra, "--dry-run"] if argv[0] != "render" else [*argv, *extra])
+        assert result.exit_code == 0, result.output
+        sts = next(d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] == "StatefulSet")
+        return sts["spec"]["template"]["spec"]["containers"][0]["args"]  # type: ignore[no-any-return]
+
+    assert any(a.startswith("--revision=") for a in server_args([]))
+    assert not any(a.startswith("--revision") for a in server_args(["--revision", "main"]))
+    assert "--revision=v2" in server_args(["--revision", "v2"])
