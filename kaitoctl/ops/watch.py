@@ -58,33 +58,18 @@ class Streams:
         self.stop_event.set()
 
     def _run(self, spec: StreamSpec) -> None:
+        """List, then watch from the list's version; re-list after a 410 or an error (with backoff)."""
         backoff = 0.2
         failing = False
-        resource_version = ""
+        resource_version: str | None = ""
         while not self.stop_event.is_set():
             try:
                 if not resource_version:
-                    items, resource_version = self.kube.list(
-                        spec.path, label_selector=spec.label_selector, field_selector=spec.field_selector
-                    )
-                    self.queue.put(Update(spec.key, "sync", items=items))
-                    if failing:
-                        self.queue.put(Update(spec.key, "recovered"))
-                        failing = False
-                    backoff = 0.2
-                for event in self.kube.watch(
-                    spec.path,
-                    resource_version=resource_version,
-                    label_selector=spec.label_selector,
-                    field_selector=spec.field_selector,
-                    timeout_s=self.watch_timeout_s,
-                ):
-                    if self.stop_event.is_set():
-                        return
-                    obj = event.get("object") or {}
-                    resource_version = str(obj.get("metadata", {}).get("resourceVersion", resource_version))
-                    if event.get("type") != "BOOKMARK":
-                        self.queue.put(Update(spec.key, "event", event_type=str(event.get("type")), obj=obj))
+                    resource_version = self._list(spec, recovered=failing)
+                    failing, backoff = False, 0.2
+                resource_version = self._follow(spec, resource_version)
+                if resource_version is None:
+                    return  # stopped
                 # The server ended the watch (timeoutSeconds): resume from where we are.
             except WatchExpired:
                 resource_version = ""
@@ -102,6 +87,34 @@ class Streams:
                 # waiting thread, which raises it, instead of "reconnecting" until the deadline.
                 self.queue.put(Update(spec.key, "crashed", crash=exc))
                 return
+
+    def _list(self, spec: StreamSpec, *, recovered: bool) -> str:
+        """A full list (a consistent snapshot); returns its resourceVersion."""
+        items, resource_version = self.kube.list(
+            spec.path, label_selector=spec.label_selector, field_selector=spec.field_selector
+        )
+        self.queue.put(Update(spec.key, "sync", items=items))
+        if recovered:
+            self.queue.put(Update(spec.key, "recovered"))
+        return resource_version
+
+    def _follow(self, spec: StreamSpec, resource_version: str) -> str | None:
+        """One watch from `resource_version` until the server ends it. Returns the last version seen (bookmarks
+        included), or None when stopped."""
+        for event in self.kube.watch(
+            spec.path,
+            resource_version=resource_version,
+            label_selector=spec.label_selector,
+            field_selector=spec.field_selector,
+            timeout_s=self.watch_timeout_s,
+        ):
+            if self.stop_event.is_set():
+                return None
+            obj = event.get("object") or {}
+            resource_version = str(obj.get("metadata", {}).get("resourceVersion", resource_version))
+            if event.get("type") != "BOOKMARK":
+                self.queue.put(Update(spec.key, "event", event_type=str(event.get("type")), obj=obj))
+        return resource_version
 
 
 class Cache:

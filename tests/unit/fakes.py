@@ -132,6 +132,15 @@ class FakeKube:
         found = self.objects.get((where.collection, where.namespace, where.name))
         return copy.deepcopy(found) if found is not None else None
 
+    def bookmark(self, collection_path: str) -> int:
+        """A BOOKMARK on a collection's watches: a newer resourceVersion, no object change."""
+        with self._cond:
+            self.rv = next(self._rv)
+            obj = {"metadata": {"resourceVersion": str(self.rv)}}
+            self.events.append(Event(self.rv, "BOOKMARK", obj, parse_path(collection_path)))
+            self._cond.notify_all()
+            return self.rv
+
     def writes(self) -> list[tuple[Any, ...]]:
         """The recorded calls that change something (dry runs excluded)."""
         return [c for c in self.calls if c[0] in ("apply", "delete", "ensure_namespace") and c[-1] != "dry-run"]
@@ -242,7 +251,7 @@ class FakeKube:
                     if e.rv > scanned
                     and e.where.collection == where.collection
                     and (where.namespace is None or e.where.namespace == where.namespace)
-                    and matches(e.obj, label_selector, field_selector)
+                    and (e.type == "BOOKMARK" or matches(e.obj, label_selector, field_selector))
                 ]
                 scanned = self.rv
             for event in pending:

@@ -55,6 +55,23 @@ def test_lists_then_watches_from_the_lists_version() -> None:
     assert first_watch == ("watch", PODS, "2")  # the list's resourceVersion
 
 
+def test_a_bookmark_moves_the_resume_point_without_an_update() -> None:
+    kube = FakeKube(watch_idle_s=0.2)
+    streams = started(kube)
+    try:
+        assert next_update(streams)[1] == "sync"
+        mark = kube.bookmark(PODS)
+        for _ in range(50):  # the server ends the idle watch; the next one resumes from the bookmark
+            if ("watch", PODS, str(mark)) in kube.calls:
+                break
+            streams.stop_event.wait(0.1)
+        assert ("watch", PODS, str(mark)) in kube.calls
+        assert ("list", PODS, "app=x", None) in kube.calls and mark == 1  # the list said "0"
+        assert streams.queue.empty()  # a bookmark is not an update
+    finally:
+        streams.stop()
+
+
 def test_410_gone_re_lists_without_an_error() -> None:
     kube = FakeKube(fail_watch={COLLECTION: [WatchExpired("too old resource version")]})
     kube.put(pod("a", app="x"))
