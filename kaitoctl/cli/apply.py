@@ -32,25 +32,29 @@ MaxModelLen = Annotated[
 
 
 def load_workspace_file(filename: str) -> Any:
+    """The one Workspace document of a file (or stdin), read in bounded time and memory (core/yamlsafe.py)."""
     import sys
 
-    import yaml
-
+    from kaitoctl.core import yamlsafe
     from kaitoctl.core.errors import InvalidInput
 
+    shown = yamlsafe.clip(filename)
     try:
-        text = sys.stdin.read() if filename == "-" else Path(filename).read_text(encoding="utf-8")
+        if filename == "-":
+            data = sys.stdin.buffer.read(yamlsafe.MAX_FILE_BYTES + 1)
+        else:
+            path = Path(filename)
+            if path.is_dir():
+                raise InvalidInput("--filename", f"{shown} is a directory", "pass one Workspace YAML file")
+            with path.open("rb") as fh:  # a bounded read: -f /dev/zero or a FIFO never fills memory
+                data = fh.read(yamlsafe.MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise InvalidInput("--filename", f"cannot read {filename}: {exc.strerror}", "check the path") from None
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise InvalidInput("--filename", f"{filename} is not valid YAML{where}", "fix the YAML syntax") from None
+        raise InvalidInput("--filename", f"cannot read {shown}: {exc.strerror}", "check the path") from None
+    text = yamlsafe.decode(data, shown)
+    docs = yamlsafe.load_documents(text, shown)
     if len(docs) != 1:
         raise InvalidInput(
-            "--filename", f"{filename} holds {len(docs)} documents; expected one Workspace", "split the file"
+            "--filename", f"{shown} holds {len(docs)} documents; expected one Workspace", "split the file"
         )
     return docs[0]
 

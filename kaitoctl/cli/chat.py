@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from kaitoctl.cli import options as o
-from kaitoctl.cli.output import check_output_format, print_json, reporting, stderr
+from kaitoctl.cli.output import check_output_format, clean, escape, print_json, reporting, stderr
 
 if TYPE_CHECKING:
     from kaitoctl.ops.chat import Session
@@ -34,7 +34,7 @@ def _ask(session: Session, messages: list[dict[str, str]], opts: dict[str, Any])
         if opts["json"]:
             print_json(reply)
         else:
-            sys.stdout.write(str(reply.get("Result", reply)).rstrip("\n") + "\n")
+            sys.stdout.write(clean(str(reply.get("Result", reply))).rstrip("\n") + "\n")
         return str(reply.get("Result", ""))
     request = ChatRequest(messages, session.model, opts["max_tokens"], opts["temperature"])
     if opts["json"] or opts["no_stream"]:
@@ -43,11 +43,11 @@ def _ask(session: Session, messages: list[dict[str, str]], opts: dict[str, Any])
         if opts["json"]:
             print_json(reply)
         else:
-            sys.stdout.write(content.rstrip("\n") + "\n")
+            sys.stdout.write(clean(content).rstrip("\n") + "\n")
         return content
     result = StreamResult()
     for delta in session.client.stream(request, result):
-        sys.stdout.write(delta)
+        sys.stdout.write(clean(delta))  # the server's text, never its escape sequences
         sys.stdout.flush()
     sys.stdout.write("\n")
     sys.stdout.flush()
@@ -68,7 +68,7 @@ def _repl(session: Session, system: str | None, opts: dict[str, Any]) -> None:
     messages: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
     console = stderr()
     console.print(
-        f"[dim]chatting with {session.model or 'the model (legacy /chat)'} via {session.via}; "
+        f"[dim]chatting with {escape(session.model or 'the model (legacy /chat)')} via {escape(session.via)}; "
         "/reset forgets, /exit or Ctrl-D leaves[/]"
     )
     try:
@@ -172,10 +172,10 @@ def chat(
                     print_json({"models": session.models, "default": session.model})
                 else:
                     for name in session.models or ["(legacy /chat API: one model)"]:
-                        sys.stdout.write(name + ("  (default)" if name == session.model else "") + "\n")
+                        sys.stdout.write(clean(name) + ("  (default)" if name == session.model else "") + "\n")
                 return
             if stderr().is_terminal and not interactive:
-                stderr().print(f"[dim]{session.model or 'legacy /chat'} via {session.via}[/]")
+                stderr().print(f"[dim]{escape(session.model or 'legacy /chat')} via {escape(session.via)}[/]")
             if interactive:
                 _repl(session, system, opts)
                 return

@@ -100,10 +100,20 @@ def note(message: str) -> None:
     stderr().print(f"[dim]note:[/] {escape(message)}")
 
 
+_TERMINAL_UNSAFE = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]")
+
+
+def clean(text: str) -> str:
+    """Text safe for a terminal: no C0/C1 control characters but newline and tab (so no escape sequences that
+    move the cursor, retitle the window or hide text), no bidirectional overrides. -o json is never cleaned:
+    JSON escapes control characters itself."""
+    return _TERMINAL_UNSAFE.sub("", text)
+
+
 def escape(text: str) -> str:
-    """`text` as markup that prints as itself: each tag-like `[...]` gets a backslash (and the backslashes before
-    it are doubled), as rich.markup.escape does."""
-    text = _TAG.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), text)
+    """`text` as markup that prints as itself: control characters stripped (clean), and each tag-like `[...]`
+    gets a backslash (the backslashes before it doubled), as rich.markup.escape does."""
+    text = _TAG.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), clean(text))
     if text.endswith("\\") and not text.endswith("\\\\"):
         text += "\\"
     return text
@@ -185,7 +195,9 @@ def print_plan(plan: Plan, objects: list[dict[str, Any]], *, pool_action: str | 
         src, out = spec.tuning.input, spec.tuning.output
         if src.urls:
             label = " (default: the Phi-3 cookbook dataset)" if src.default_dataset else ""
-            rows.append(("input", ", ".join(src.urls) + label))
+            from kaitoctl.core.redact import redact_urls
+
+            rows.append(("input", ", ".join(redact_urls(src.urls)) + label))
         elif src.image:
             rows.append(("input", f"image {src.image}"))
         else:

@@ -20,6 +20,7 @@ from kaitoctl.core.spec import (
     Tuning,
     WorkspaceSpec,
 )
+from kaitoctl.core.yamlsafe import clip
 
 KAITO_API_VERSIONS = ("kaito.sh/v1alpha1", "kaito.sh/v1beta1")
 # v1alpha1's kubebuilder default for resource.instanceType; v1beta1 has none
@@ -201,9 +202,10 @@ def _check_keys(obj: Any, allowed: set[str], path: str) -> dict[str, Any]:
         raise InvalidInput(path, f"expected a mapping, got {type(obj).__name__}", "fix the YAML indentation")
     for key in obj:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            close = difflib.get_close_matches(clip(str(key), 100), sorted(allowed), n=1)
             fix = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(sorted(allowed))}"
-            raise InvalidInput(f"{path}.{key}" if path else str(key), "unknown field", fix)
+            shown = clip(str(key))
+            raise InvalidInput(f"{path}.{shown}" if path else shown, "unknown field", fix)
     return obj
 
 
@@ -215,11 +217,51 @@ def _str_list(value: Any, path: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _str_map(value: Any, path: str) -> dict[str, str]:
+    """A mapping of strings to strings (labels, annotations): Kubernetes refuses any other value type."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(path, f"expected a mapping of strings, got {type(value).__name__}", "write KEY: VALUE lines")
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise InvalidInput(path, f"key {clip(repr(key))} is not a string", "quote the key")
+        if item is None:
+            raise InvalidInput(f"{path}.{clip(key)}", "the value is null", 'give a value (an empty one is "")')
+        if not isinstance(item, str):
+            raise InvalidInput(f"{path}.{clip(key)}", f"expected a string, got {clip(repr(item))}", "quote the value")
+    return dict(value)
+
+
+def _match_expressions(value: Any, path: str) -> tuple[dict[str, Any], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InvalidInput(
+            path, f"expected a list, got {type(value).__name__}", "write a list of {key, operator, values}"
+        )
+    out: list[dict[str, Any]] = []
+    for i, raw in enumerate(value):
+        item = _check_keys(raw, {"key", "operator", "values"}, f"{path}[{i}]")
+        if not isinstance(raw, dict):
+            raise InvalidInput(f"{path}[{i}]", "expected a mapping", "write {key, operator, values}")
+        key, operator = item.get("key"), item.get("operator")
+        if not isinstance(key, str) or not isinstance(operator, str):
+            raise InvalidInput(f"{path}[{i}]", "key and operator must be strings", "e.g. key: apps, operator: In")
+        values = item.get("values")
+        if values is not None and (not isinstance(values, list) or not all(isinstance(v, str) for v in values)):
+            raise InvalidInput(
+                f"{path}[{i}].values", f"expected a list of strings, got {clip(repr(values))}", "write values: [a, b]"
+            )
+        out.append({"key": key, "operator": operator, "values": list(values or [])})
+    return tuple(out)
+
+
 def _opt_str(value: Any, path: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInput(path, f"expected a string, got {value!r}", "quote the value")
+        raise InvalidInput(path, f"expected a string, got {clip(repr(value))}", "quote the value")
     return value
 
 
@@ -262,7 +304,8 @@ def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         raise InvalidInput("metadata.name", "a workspace name is required", "set metadata.name")
-    annotations = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items() if str(k).startswith("kaito.sh/")}
+    raw_annotations = _str_map(meta.get("annotations"), "metadata.annotations")
+    annotations = {k: v for k, v in raw_annotations.items() if k.startswith("kaito.sh/")}
 
     res_raw = _check_keys(doc.get("resource"), _RESOURCE_KEYS, "resource")
     if res_raw.get("partition"):
@@ -270,10 +313,8 @@ def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
             "resource.partition", "MIG/accelerator partitions are not supported by kaitoctl", "remove partition"
         )
     selector = _check_keys(res_raw.get("labelSelector"), {"matchLabels", "matchExpressions"}, "resource.labelSelector")
-    match_labels = {str(k): str(v) for k, v in (selector.get("matchLabels") or {}).items()}
-    expressions = selector.get("matchExpressions") or []
-    if not isinstance(expressions, list):
-        raise InvalidInput("resource.labelSelector.matchExpressions", "expected a list", None)
+    match_labels = _str_map(selector.get("matchLabels"), "resource.labelSelector.matchLabels")
+    expressions = _match_expressions(selector.get("matchExpressions"), "resource.labelSelector.matchExpressions")
     count = res_raw.get("count")
     if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
         raise InvalidInput("resource.count", f"expected an integer, got {count!r}", None)
@@ -284,7 +325,7 @@ def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
         instance_type=instance_type or None,
         count=count,
         match_labels=match_labels,
-        match_expressions=tuple(expressions),
+        match_expressions=expressions,
         preferred_nodes=_str_list(res_raw.get("preferredNodes"), "resource.preferredNodes"),
     )
 
@@ -371,10 +412,10 @@ def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
             config=_opt_str(tun.get("config"), "tuning.config"),
         )
 
-    namespace = meta.get("namespace")
+    namespace = _opt_str(meta.get("namespace"), "metadata.namespace")
     return WorkspaceSpec(
         name=name,
-        namespace=str(namespace) if namespace else None,
+        namespace=namespace or None,
         resource=resource,
         inference=inference,
         tuning=tuning,

@@ -14,6 +14,7 @@ from kaitoctl.core.conditions import PlacementInfo
 from kaitoctl.core.errors import InvalidInput
 from kaitoctl.core.fields import Fields
 from kaitoctl.core.naming import WORKSPACE_LABEL, WORKSPACE_NAMESPACE_LABEL, WorkspaceNames, pool_name
+from kaitoctl.core.redact import redact_urls
 from kaitoctl.core.sizing import (
     DEFAULT_MAX_MODEL_LEN,
     InferenceFit,
@@ -106,7 +107,7 @@ class Plan:
         src, out = self.spec.tuning.input, self.spec.tuning.output
         return {
             "input": {
-                "urls": list(src.urls),
+                "urls": redact_urls(src.urls),
                 "image": src.image,
                 "volume": _volume_text(src.volume),
                 "defaultDataset": src.default_dataset,

@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from kaitoctl.core.redact import redact_urls
+
 SPEC_VERSION = 1
 
 Source = Literal["flags", "kaito.sh/v1alpha1", "kaito.sh/v1beta1"]
@@ -126,8 +128,13 @@ class WorkspaceSpec:
         return replace(self, namespace=namespace)
 
     def to_record(self) -> dict[str, Any]:
-        """Versioned, JSON-able form stored on the cluster."""
-        return {"version": SPEC_VERSION, "workspace": asdict(self)}
+        """Versioned, JSON-able form stored on the cluster. URL secrets (userinfo, query values) are redacted:
+        the record is readable by anyone who can read ConfigMaps, and only the container's argv needs them."""
+        record = asdict(self)
+        tuning = record.get("tuning")
+        if tuning is not None:
+            tuning["input"]["urls"] = redact_urls(tuning["input"]["urls"])
+        return {"version": SPEC_VERSION, "workspace": record}
 
     def to_json(self) -> str:
         return json.dumps(self.to_record(), sort_keys=True, separators=(",", ":"))

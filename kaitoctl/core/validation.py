@@ -21,9 +21,18 @@ import yaml
 from kaitoctl.core.catalog import RUNTIMES, TUNING_METHODS, Catalog, Preset
 from kaitoctl.core.errors import InvalidInput
 from kaitoctl.core.fields import Fields
+from kaitoctl.core.naming import WorkspaceNames
+from kaitoctl.core.redact import redact_url
 from kaitoctl.core.spec import Adapter, WorkspaceSpec
+from kaitoctl.core.yamlsafe import clip
 
 MAX_ADAPTERS = 10  # Kaito's MaxAdaptersNumber
+
+
+def _r(value: object) -> str:
+    """A value as quoted in a message, cut to a readable length."""
+    return clip(repr(value))
+
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -42,6 +51,18 @@ _IMAGE_REF = re.compile(
 
 # Hosts Kaito refuses for tuning input URLs, besides localhost and non-public IP literals.
 _METADATA_HOSTS = {"metadata.google.internal", "metadata.google", "instance-data.ec2.internal"}
+# Names that resolve inside a cluster or a private network, never on the public internet: Kubernetes' DNS
+# (kubernetes.io/docs/concepts/services-networking/dns-pod-service), RFC 6761/6762 special names (.local,
+# .localhost, .test, .invalid, .example), RFC 8375 home.arpa, and .internal (ICANN reserved it for private use, 2024).
+_INTERNAL_TLDS = frozenset({"local", "internal", "svc", "cluster", "localdomain", "test", "invalid", "example", "lan"})
+_CLUSTER_SUFFIXES = (".home.arpa", ".default", ".kube-system", ".kube-public", ".kube-node-lease")
+# 168.63.129.16: Azure's WireServer and DNS/health-probe address, a public address reachable from every Azure VM
+# (learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16).
+_AZURE_WIRESERVER = ipaddress.IPv4Network("168.63.129.16/32")
+# RFC 6052 NAT64 well-known prefix, RFC 8215 local-use NAT64 prefix, RFC 3056 6to4.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+_6TO4 = ipaddress.IPv6Network("2002::/16")
 
 # Label keys Kaito reserves and strips from labelSelector.matchLabels (api/v1beta1/labels.go).
 RESERVED_LABEL_KEYS = frozenset(
@@ -62,7 +83,7 @@ def check_dns1123_label(value: str, field: str, what: str = "name") -> None:
     if not value or len(value) > 63 or not _DNS1123_LABEL.match(value):
         raise InvalidInput(
             field,
-            f"{value!r} is not a valid {what}",
+            f"{_r(value)} is not a valid {what}",
             "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
         )
 
@@ -71,7 +92,7 @@ def check_dns1123_subdomain(value: str, field: str, what: str = "name") -> None:
     if not value or len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
         raise InvalidInput(
             field,
-            f"{value!r} is not a valid {what}",
+            f"{_r(value)} is not a valid {what}",
             "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
         )
 
@@ -82,13 +103,13 @@ def check_label(key: str, value: str, field: str) -> None:
     if not name or len(name) > 63 or not _LABEL_NAME.match(name) or bad_prefix or key.count("/") > 1:
         raise InvalidInput(
             field,
-            f"{key!r} is not a valid label key",
+            f"{_r(key)} is not a valid label key",
             "use [prefix/]name: name ≤ 63 characters of letters, digits, '-', '_' and '.'; prefix a DNS subdomain",
         )
     if len(value) > 63 or not _LABEL_VALUE.match(value):
         raise InvalidInput(
             field,
-            f"{value!r} is not a valid value for label {key!r}",
+            f"{_r(value)} is not a valid value for label {_r(key)}",
             "use at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
         )
 
@@ -97,41 +118,85 @@ def check_image_ref(value: str, field: str) -> None:
     if not value or len(value) > 512 or not _IMAGE_REF.match(value):
         raise InvalidInput(
             field,
-            f"{value!r} is not a valid image reference",
+            f"{_r(value)} is not a valid image reference",
             "use registry/repository[:tag][@sha256:digest], e.g. myacr.azurecr.io/adapters/phi-3:0.0.1",
         )
 
 
+def _ip_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why an address literal may not be a download source, or None for a global unicast address."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64 or ip in _NAT64_LOCAL or ip in _6TO4:
+            return "is a NAT64 or 6to4 address (it reaches an IPv4 address through a translator)"
+        if ip.ipv4_mapped is not None:
+            return _ip_refusal(ip.ipv4_mapped)
+    if ip in _AZURE_WIRESERVER:
+        return "is Azure's WireServer/platform endpoint"
+    if not ip.is_global or ip.is_multicast:
+        return "is a loopback, private or link-local address (or another non-public one: shared, reserved, multicast)"
+    return None
+
+
+def _host_refusal(host: str) -> str | None:
+    """Why a URL host may not be a download source. Numeric hosts in any form other than a plain dotted quad or a
+    bracketed IPv6 literal are refused: curl and browsers read `2852039166`, `0xa9fea9fe`, `0177.0.0.1` and `127.1`
+    as IPv4 addresses (WHATWG URL standard, "ends in a number"), Python does not, so they cannot be judged here."""
+    if not host.isascii():
+        return "is not ASCII (internationalised names and full-width dots are read differently by curl)"
+    if host.startswith("["):
+        try:
+            return _ip_refusal(ipaddress.IPv6Address(host[1:-1].split("%", 1)[0]))
+        except ValueError:
+            return "is not a valid IPv6 literal"
+    labels = host.split(".")
+    if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", host) and all(
+        label == "0" or not label.startswith("0") for label in labels
+    ):
+        try:
+            return _ip_refusal(ipaddress.IPv4Address(host))
+        except ValueError:
+            return "is not a valid IPv4 address"
+    if re.fullmatch(r"(0x[0-9a-f]*|[0-9]+)", labels[-1]):
+        return "is a numeric host in a form curl reads as an IPv4 address; write the dotted address or a name"
+    if not _DNS1123_SUBDOMAIN.match(host.replace("_", "-")):
+        return "is not a valid host name"
+    if len(labels) < 2:
+        return "is a single-label name, which resolves inside the cluster or the node's network"
+    if host in _METADATA_HOSTS or labels[-1] in _INTERNAL_TLDS or host.endswith(_CLUSTER_SUFFIXES):
+        return "is not allowed: it names a cluster-internal, metadata or local service"
+    return None
+
+
 def check_input_url(url: str, field: str) -> None:
-    """Kaito's rules for tuning input URLs: http(s), a public host, no metadata endpoints."""
+    """Kaito's rules for tuning input URLs (http(s), a public host, no metadata endpoints), made strict: the host
+    must be a public DNS name or a global unicast address. This is a client-side check of the URL as written; it
+    cannot see where a name resolves or where a redirect goes (the README says what a NetworkPolicy adds)."""
+    shown = _r(redact_url(url))
     if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
-        raise InvalidInput(field, f"{url!r} contains whitespace or control characters", "percent-encode them")
+        raise InvalidInput(field, f"{shown} contains whitespace or control characters", "percent-encode them")
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
         _ = parts.port  # raises ValueError on a bad port
     except ValueError as exc:
-        raise InvalidInput(field, f"{url!r} is not a valid URL ({exc})", "use an http(s) URL") from None
+        raise InvalidInput(field, f"{shown} is not a valid URL ({exc})", "use an http(s) URL") from None
     if parts.scheme not in ("http", "https"):
         raise InvalidInput(
-            field, f"{url!r}: scheme {parts.scheme or '(none)'!r} is not allowed", "use an http:// or https:// URL"
+            field, f"{shown}: scheme {parts.scheme or '(none)'!r} is not allowed", "use an http:// or https:// URL"
         )
+    netloc_host = parts.netloc.rpartition("@")[2]
+    if netloc_host.startswith("["):
+        netloc_host = netloc_host[: netloc_host.find("]") + 1]
+    else:
+        netloc_host = netloc_host.partition(":")[0]
+    host = netloc_host.rstrip(".").lower()
     if not host:
-        raise InvalidInput(field, f"{url!r} has no host", "use a full URL such as https://host/path/data.parquet")
-    host = host.rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost") or host in _METADATA_HOSTS:
+        raise InvalidInput(field, f"{shown} has no host", "use a full URL such as https://host/path/data.parquet")
+    if host == "localhost" or host.endswith(".localhost"):
+        raise InvalidInput(field, f"{shown}: host {_r(host)} is not allowed", "use a URL on a public host")
+    problem = _host_refusal(host)
+    if problem:
         raise InvalidInput(
-            field, f"{url!r}: host {host!r} is not allowed", "use a URL the training pod can reach on a public host"
-        )
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return
-    if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
-        raise InvalidInput(
-            field,
-            f"{url!r}: {host} is a loopback, private or link-local address",
-            "use a public host name or address",
+            field, f"{shown}: host {_r(host)} {problem}", "use a URL the training pod can reach on a public host"
         )
 
 
@@ -143,7 +208,18 @@ def _check_strength(adapter: Adapter, field: str) -> None:
     except ValueError:
         strength = -1.0
     if not 0.0 <= strength <= 1.0:
-        raise InvalidInput(field, f"strength {adapter.strength!r} is not a number in [0, 1]", 'use e.g. "1.0"')
+        raise InvalidInput(field, f"strength {_r(adapter.strength)} is not a number in [0, 1]", 'use e.g. "1.0"')
+
+
+# Volume sources a Workspace may name. Kaito takes any corev1.VolumeSource (api/v1beta1/workspace_types.go,
+# v0.12.0) and documents persistentVolumeClaim; kaitoctl allows the network and ephemeral kinds a training or
+# adapter volume can sensibly be, and refuses the rest: hostPath would hand the pod (which runs as root) the
+# node's filesystem, read-write as the trainer's output.
+ALLOWED_VOLUME_KINDS = ("persistentVolumeClaim", "azureFile", "csi", "nfs", "ephemeral", "emptyDir")
+_VOLUME_REFUSALS = {
+    "hostPath": "it mounts the node's own filesystem into the pod",
+    "name": "the volume's name is set by kaitoctl",
+}
 
 
 def _check_volume(volume: object, field: str) -> None:
@@ -151,9 +227,51 @@ def _check_volume(volume: object, field: str) -> None:
         raise InvalidInput(
             field, "volumeSource must be a Kubernetes volume source", "e.g. persistentVolumeClaim: {claimName: NAME}"
         )
-    pvc = volume.get("persistentVolumeClaim")
-    if isinstance(pvc, dict):
-        check_dns1123_subdomain(str(pvc.get("claimName", "")), field, "PersistentVolumeClaim name")
+    allowed = ", ".join(ALLOWED_VOLUME_KINDS)
+    for kind in volume:
+        if kind not in ALLOWED_VOLUME_KINDS:
+            why = _VOLUME_REFUSALS.get(str(kind), "kaitoctl does not accept this kind of volume")
+            raise InvalidInput(f"{field}.{clip(str(kind))}", f"not allowed: {why}", f"use one of {allowed}")
+    if len(volume) != 1:
+        raise InvalidInput(field, f"names {len(volume)} volume kinds ({', '.join(volume)})", "give exactly one")
+    ((kind, body),) = volume.items()
+    if not isinstance(body, dict):
+        raise InvalidInput(f"{field}.{kind}", f"expected a mapping, got {type(body).__name__}", "see the README")
+    if kind == "persistentVolumeClaim":
+        claim = body.get("claimName")
+        check_dns1123_subdomain(
+            claim if isinstance(claim, str) else "",
+            f"{field}.persistentVolumeClaim.claimName",
+            "PersistentVolumeClaim name",
+        )
+
+
+# StatefulSet pods carry controller-revision-hash=<statefulset name>-<hash of up to 10 characters>, a label value
+# (≤ 63): a longer name creates the StatefulSet but never its pods (kubernetes/kubernetes#64023).
+MAX_INFERENCE_NAME = 63 - 11
+# kaitoctl's own bound on nodes per workspace (AKS allows up to 1000 nodes per pool: a typo there costs a fortune).
+MAX_NODE_COUNT = 64
+
+
+def _check_derived_names(spec: WorkspaceSpec, field: str) -> None:
+    """Every name and label value kaitoctl derives from the workspace name must itself be valid."""
+    if spec.inference is None:
+        return
+    names = WorkspaceNames(spec.name)
+    if not spec.name[0].isalpha():
+        raise InvalidInput(
+            field,
+            f"{_r(spec.name)} starts with a digit, but it also names the workspace's Service (a DNS-1035 label)",
+            "start the name with a letter",
+        )
+    if len(spec.name) > MAX_INFERENCE_NAME:
+        raise InvalidInput(
+            field,
+            f"{_r(spec.name)} is {len(spec.name)} characters; an inference workspace name may have at most "
+            f"{MAX_INFERENCE_NAME} (its StatefulSet's pods get the label controller-revision-hash=NAME-HASH, and "
+            f"its headless Service is {names.headless_service[:20]}…-headless)",
+            f"use --name with at most {MAX_INFERENCE_NAME} characters",
+        )
 
 
 # Node labels AKS refuses on an agent pool PUT (MicrosoftDocs/azure-aks-docs articles/aks/use-labels.md, "Unavailable
@@ -197,6 +315,7 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
         raise InvalidInput(
             "inference/tuning", "a workspace needs exactly one of inference and tuning", "remove one of them"
         )
+    _check_derived_names(spec, f("metadata.name"))
 
     preset_field = f("tuning.preset.name" if spec.tuning else "inference.preset.name")
     preset = catalog.resolve_preset(spec.preset, field_name=preset_field)
@@ -221,7 +340,7 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
             current = ", ".join(s.name for s in catalog.current_skus())
             raise InvalidInput(
                 f("resource.instanceType"),
-                f"unknown instance type {res.instance_type!r}",
+                f"unknown instance type {_r(res.instance_type)}",
                 f"use one of {current} (`kaitoctl presets skus`)",
             )
         if not sku.current:
@@ -232,8 +351,12 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
                     "choose a current SKU with --instance-type (`kaitoctl presets skus`)",
                 )
             )
-    if res.count is not None and res.count < 1:
-        raise InvalidInput(f("resource.count"), f"count must be at least 1, got {res.count}", "use --count 1 or more")
+    if res.count is not None and not 1 <= res.count <= MAX_NODE_COUNT:
+        raise InvalidInput(
+            f("resource.count"),
+            f"count must be between 1 and {MAX_NODE_COUNT}, got {_r(res.count)}",
+            f"use --count 1 to {MAX_NODE_COUNT}",
+        )
     if spec.tuning is not None and res.count is not None and res.count > 1:
         raise InvalidInput(
             f("resource.count"),
@@ -255,7 +378,7 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
         if expr.get("operator") != "In" or not expr.get("key") or not expr.get("values"):
             raise InvalidInput(
                 f("resource.labelSelector") + ".matchExpressions",
-                f"only 'In' expressions with a key and values are supported, got {expr!r}",
+                f"only 'In' expressions with a key and values are supported, got {_r(expr)}",
                 "use matchLabels, or matchExpressions with operator In",
             )
         for value in expr["values"]:
@@ -293,7 +416,7 @@ def _validate_inference(spec: WorkspaceSpec, preset: Preset, f: Fields, findings
     warnings: list[str] = []
     runtime = inf.runtime or "vllm"
     if runtime not in RUNTIMES:
-        raise InvalidInput(f("inference.runtime"), f"unknown runtime {runtime!r}", "use vllm or transformers")
+        raise InvalidInput(f("inference.runtime"), f"unknown runtime {_r(runtime)}", "use vllm or transformers")
     if runtime not in preset.runtimes:
         raise InvalidInput(
             f("inference.runtime"),
@@ -311,7 +434,9 @@ def _validate_inference(spec: WorkspaceSpec, preset: Preset, f: Fields, findings
         field = f("inference.adapters", i)
         check_dns1123_subdomain(adapter.name, field, "adapter name")
         if adapter.name in seen:
-            raise InvalidInput(field, f"adapter name {adapter.name!r} is used twice", "give each adapter its own name")
+            raise InvalidInput(
+                field, f"adapter name {_r(adapter.name)} is used twice", "give each adapter its own name"
+            )
         seen.add(adapter.name)
         if (adapter.image is None) == (adapter.volume is None):
             raise InvalidInput(field, "an adapter needs exactly one of image and volumeSource", None)
@@ -373,7 +498,7 @@ def _validate_tuning(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, f: F
     tun = spec.tuning
     assert tun is not None
     if tun.method not in TUNING_METHODS:
-        raise InvalidInput(f("tuning.method"), f"unknown tuning method {tun.method!r}", "use lora or qlora")
+        raise InvalidInput(f("tuning.method"), f"unknown tuning method {_r(tun.method)}", "use lora or qlora")
     if preset.tuning is None or tun.method not in preset.tuning.methods:
         tunable = sorted(p.name for p in catalog.presets.values() if p.tuning and p.usable)
         reason = (
@@ -441,7 +566,7 @@ def immutable_changes(old: WorkspaceSpec, new: WorkspaceSpec) -> list[str]:
 
     def differs(field_name: str, before: object, after: object) -> None:
         if before != after:
-            changes.append(f"{field_name} ({before!r} → {after!r})")
+            changes.append(f"{field_name} ({_r(before)} → {_r(after)})")
 
     if old.mode != new.mode:
         changes.append(f"inference/tuning (was {old.mode}, now {new.mode})")
@@ -471,7 +596,7 @@ def check_inference_config(text: str, preset: Preset) -> None:
     if value is not None and (not isinstance(value, int) or (limit is not None and value > limit)):
         raise InvalidInput(
             "--config",
-            f"vllm.max-model-len {value!r} must be an integer ≤ {limit} ({preset.name}'s context)",
+            f"vllm.max-model-len {_r(value)} must be an integer ≤ {limit} ({preset.name}'s context)",
             "fix inference_config.yaml",
         )
 
@@ -506,7 +631,7 @@ def check_training_config(text: str, method: str) -> str:
     output_dir = str((config.get("TrainingArguments") or {}).get("output_dir") or "/mnt/output")
     resolved = posixpath.normpath(output_dir if output_dir.startswith("/") else posixpath.join("/mnt", output_dir))
     if not resolved.startswith("/mnt/") or resolved == "/mnt":
-        raise InvalidInput("--config", f"output_dir {output_dir!r} must be under /mnt", "e.g. /mnt/results")
+        raise InvalidInput("--config", f"output_dir {_r(output_dir)} must be under /mnt", "e.g. /mnt/results")
     quant = config.get("QuantizationConfig") or {}
     four, eight = quant.get("load_in_4bit"), quant.get("load_in_8bit")
     for key, value in (("load_in_4bit", four), ("load_in_8bit", eight)):

@@ -9,6 +9,8 @@ from typing import Any
 from kaitoctl.adapters.chat import ModelClient
 from kaitoctl.core import conditions as cond
 from kaitoctl.core.errors import InvalidInput, NotFound, OperationFailed
+from kaitoctl.core.redact import redact_url
+from kaitoctl.core.yamlsafe import clip
 from kaitoctl.ops import cluster
 from kaitoctl.ops.interfaces import KubeApi
 from kaitoctl.ops.status import WorkspaceStatus, collect
@@ -117,8 +119,10 @@ def open_session(
     base: str | None = None
     if endpoint is not None:
         if not endpoint.startswith(("http://", "https://")):
-            raise InvalidInput("--endpoint", f"{endpoint!r} is not an http(s) URL", "e.g. http://20.1.2.3:80")
-        url, via, name = endpoint, endpoint, workspace
+            raise InvalidInput(
+                "--endpoint", f"{clip(redact_url(endpoint))!r} is not an http(s) URL", "e.g. http://20.1.2.3:80"
+            )
+        url, via, name = endpoint, redact_url(endpoint), workspace  # `via` is printed: no password, no token
     else:
         kube = cluster.connect(kubeconfig, context)
         ns = cluster.resolve_namespace(kube, namespace)

@@ -12,7 +12,8 @@ for url in "$@"; do
   case "$name" in ""|.|..) name="data" ;; esac
   attempt=1
   while :; do
-    code=$(curl -sSL --proto =http,https -w '%{http_code}' -o "$dir/$name" "$url")
+    # redirects: https only, at most 3 (a public URL must not bounce the pod to an internal address over http)
+    code=$(curl -sSL --proto =http,https --proto-redir =https --max-redirs 3 -w '%{http_code}' -o "$dir/$name" "$url")
     status=$?
     if [ "$status" -eq 0 ] && [ "$code" = "200" ] && [ -s "$dir/$name" ]; then
       echo "downloaded $name"

@@ -30,5 +30,5 @@ oras push --disable-path-validation \
   --config "$work/config.json:application/vnd.oci.image.config.v1+json" \
   --oci-layout "$work/layout:latest" \
   layer.tar.gz:application/vnd.oci.image.layer.v1.tar+gzip
-oras cp --from-oci-layout "$work/layout:latest" "$image"
+oras cp --from-oci-layout -- "$work/layout:latest" "$image"  # `--`: the image is never read as an option
 echo "pushed adapter to $image"
