@@ -47,11 +47,13 @@ def _refused(tmp_path: Path, content: str | bytes, expect: str, *extra: str) -> 
 
 # ---- 9: alias bombs, size and length caps --------------------------------------------------------------------
 
+# Nested anchors as label values (which the loader used to turn into text: str() expanded 9**9 elements).
 BILLION_LAUGHS = (
-    "apiVersion: kaito.sh/v1beta1\nkind: Workspace\nmetadata:\n  name: bomb\n"
-    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-    + "".join(f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
-    + "inference: {preset: {name: *i}}\n"
+    "apiVersion: kaito.sh/v1beta1\nkind: Workspace\nmetadata:\n  name: bomb\nresource:\n  labelSelector:\n"
+    "   matchLabels:\n"
+    '    a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(f"    {c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+    + "inference: {preset: {name: phi-4-mini-instruct}}\n"
 )
 
 
@@ -59,7 +61,7 @@ def test_alias_bomb_refused_fast_and_small(tmp_path: Path) -> None:
     assert len(BILLION_LAUGHS) < 700
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     err = _refused(tmp_path, BILLION_LAUGHS, "YAML alias")
-    assert "line 6" in err
+    assert "line 9" in err
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < 200
 
