@@ -127,13 +127,15 @@ def _ip_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None
     """Why an address literal may not be a download source, or None for a global unicast address."""
     if isinstance(ip, ipaddress.IPv6Address):
         if ip in _NAT64 or ip in _NAT64_LOCAL or ip in _6TO4:
-            return "is a NAT64 or 6to4 address (it reaches an IPv4 address through a translator)"
+            return f"{ip} is a NAT64 or 6to4 address (it reaches an IPv4 address through a translator)"
         if ip.ipv4_mapped is not None:
             return _ip_refusal(ip.ipv4_mapped)
     if ip in _AZURE_WIRESERVER:
-        return "is Azure's WireServer/platform endpoint"
+        return f"{ip} is Azure's WireServer/platform endpoint"
+    if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified:
+        return f"{ip} is a loopback, private or link-local address"
     if not ip.is_global or ip.is_multicast:
-        return "is a loopback, private or link-local address (or another non-public one: shared, reserved, multicast)"
+        return f"{ip} is not a public unicast address (shared, reserved or multicast)"
     return None
 
 
@@ -141,13 +143,14 @@ def _host_refusal(host: str) -> str | None:
     """Why a URL host may not be a download source. Numeric hosts in any form other than a plain dotted quad or a
     bracketed IPv6 literal are refused: curl and browsers read `2852039166`, `0xa9fea9fe`, `0177.0.0.1` and `127.1`
     as IPv4 addresses (WHATWG URL standard, "ends in a number"), Python does not, so they cannot be judged here."""
+    shown = f"host {_r(host)}"
     if not host.isascii():
-        return "is not ASCII (internationalised names and full-width dots are read differently by curl)"
+        return f"{shown} is not ASCII (internationalised names and full-width dots are read differently by curl)"
     if host.startswith("["):
         try:
             return _ip_refusal(ipaddress.IPv6Address(host[1:-1].split("%", 1)[0]))
         except ValueError:
-            return "is not a valid IPv6 literal"
+            return f"{shown} is not a valid IPv6 literal"
     labels = host.split(".")
     if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", host) and all(
         label == "0" or not label.startswith("0") for label in labels
@@ -155,15 +158,17 @@ def _host_refusal(host: str) -> str | None:
         try:
             return _ip_refusal(ipaddress.IPv4Address(host))
         except ValueError:
-            return "is not a valid IPv4 address"
+            return f"{shown} is not a valid IPv4 address"
     if re.fullmatch(r"(0x[0-9a-f]*|[0-9]+)", labels[-1]):
-        return "is a numeric host in a form curl reads as an IPv4 address; write the dotted address or a name"
+        return f"{shown} is a numeric host in a form curl reads as an IPv4 address; write the dotted address or a name"
     if not _DNS1123_SUBDOMAIN.match(host.replace("_", "-")):
-        return "is not a valid host name"
+        return f"{shown} is not a valid host name"
+    if host in _METADATA_HOSTS:
+        return f"{shown} is not allowed"
     if len(labels) < 2:
-        return "is a single-label name, which resolves inside the cluster or the node's network"
-    if host in _METADATA_HOSTS or labels[-1] in _INTERNAL_TLDS or host.endswith(_CLUSTER_SUFFIXES):
-        return "is not allowed: it names a cluster-internal, metadata or local service"
+        return f"{shown} is a single-label name, which resolves inside the cluster or the node's network"
+    if labels[-1] in _INTERNAL_TLDS or host.endswith(_CLUSTER_SUFFIXES):
+        return f"{shown} is not allowed: it names a cluster-internal or private-network service"
     return None
 
 
@@ -192,12 +197,13 @@ def check_input_url(url: str, field: str) -> None:
     if not host:
         raise InvalidInput(field, f"{shown} has no host", "use a full URL such as https://host/path/data.parquet")
     if host == "localhost" or host.endswith(".localhost"):
-        raise InvalidInput(field, f"{shown}: host {_r(host)} is not allowed", "use a URL on a public host")
+        raise InvalidInput(
+            field, f"{shown}: host {_r(host)} is not allowed", "use a URL the training pod can reach on a public host"
+        )
     problem = _host_refusal(host)
     if problem:
-        raise InvalidInput(
-            field, f"{shown}: host {_r(host)} {problem}", "use a URL the training pod can reach on a public host"
-        )
+        fix = "use a public host name or address" if problem[0].isdigit() or ":" in problem.split(" ")[0] else None
+        raise InvalidInput(field, f"{shown}: {problem}", fix or "use a URL the training pod can reach on a public host")
 
 
 def _check_strength(adapter: Adapter, field: str) -> None:
