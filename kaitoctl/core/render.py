@@ -195,6 +195,20 @@ def _transformers_args(plan: Plan) -> list[str]:
     return args
 
 
+def docker_reference(image: str) -> str:
+    """A Docker image reference in full (docker.io/library/ubuntu:latest for `ubuntu`), as Kaito's pusher normalises
+    it (distribution/reference ParseDockerRef, pkg/workspace/image/pusher.go v0.12.0): oras reads the first path
+    component as the registry, so `myorg/adapter:1` would otherwise go to a host called `myorg`."""
+    name, at, digest = image.partition("@")
+    first, slash, rest = name.partition("/")
+    if not slash or (not any(c in first for c in ".:") and first != "localhost" and first == first.lower()):
+        # No registry host: Docker Hub, and a one-part name lives under library/.
+        first, rest = "docker.io", name if "/" in name else f"library/{name}"
+    if not at and ":" not in rest.rsplit("/", 1)[-1]:
+        rest = f"{rest}:latest"
+    return f"{first}/{rest}{at}{digest}"
+
+
 def model_revision(plan: Plan) -> str | None:
     """The Hugging Face revision the server loads: --revision, else the preset's pinned commit; None for `main`
     (what Kaito v0.12 loads: its generator's version URL carries no commit, so it passes no revision)."""
@@ -412,7 +426,7 @@ def _tuning_context(plan: Plan, catalog: Catalog, output_dir: str) -> dict[str, 
         "input_secrets_dir": input_secrets_dir,
         "input_volume": src.volume if src.volume is not None else {"emptyDir": {}},
         "output_kind": out.kind,
-        "output_image": out.image,
+        "output_image": docker_reference(out.image) if out.image else None,
         "push_secret": out.image_push_secret,
         "output_volume": output_volume,
         "output_dir": output_dir,

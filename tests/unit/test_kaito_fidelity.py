@@ -479,3 +479,21 @@ def test_revision_flag_reaches_the_server(argv: list[str]) -> None:
     assert any(a.startswith("--revision=") for a in server_args([]))
     assert not any(a.startswith("--revision") for a in server_args(["--revision", "main"]))
     assert "--revision=v2" in server_args(["--revision", "v2"])
+
+
+@pytest.mark.parametrize(
+    ("given", "pushed"),
+    [
+        ("myorg/adapter:1", "docker.io/myorg/adapter:1"),
+        ("adapter", "docker.io/library/adapter:latest"),
+        ("localhost:5000/adapter", "localhost:5000/adapter:latest"),
+        ("myacr.azurecr.io/adapters/phi-3:0.0.1", "myacr.azurecr.io/adapters/phi-3:0.0.1"),
+        ("ghcr.io/me/adapter@sha256:" + "a" * 64, "ghcr.io/me/adapter@sha256:" + "a" * 64),
+    ],
+)
+def test_pusher_gets_the_image_reference_in_full(given: str, pushed: str) -> None:
+    # pkg/workspace/image/pusher.go (v0.12.0) normalises with distribution/reference ParseDockerRef: oras would read
+    # `myorg` in `myorg/adapter:1` as a registry host.
+    objects = render(tune_spec(output_image=given, push_secret="push"))
+    pusher = next(c for c in _pod(objects, "Job")["containers"] if c["name"] == "pusher")
+    assert pusher["args"] == [pushed]
