@@ -408,6 +408,7 @@ def test_pusher_annotates_the_model_name_and_pushes_through_an_oci_layout(tmp_pa
     assert (copy / "argv").read_text().splitlines() == [
         "cp",
         "--from-oci-layout",
+        "--",
         layout,
         "myacr.azurecr.io/adapters/phi-3:0.0.1",
     ]
