@@ -365,7 +365,7 @@ class PoolOperations:
         elif self.after_delete:
             if self.progress is not None:
                 self.progress.update(NODE_POOL, "Deleting", f"waiting for the delete of agent pool {name} to end")
-            self._follow_existing(name, until_gone=True)
+            wait_deleted(self.aks, name)
         if self.action not in ("wait",) and not self.opts.no_device_plugin:
             self.ensure_device_plugin()
 
@@ -400,21 +400,19 @@ class PoolOperations:
         self.thread = threading.Thread(target=run, name="agent-pool", daemon=True)
         self.thread.start()
 
-    def _follow_existing(self, name: str, *, until_gone: bool = False) -> None:
-        """Poll a pool's running operation to its end. `until_gone`: it is a delete; wait for the pool to vanish."""
+    def _follow_existing(self, name: str) -> None:
+        """Poll a pool's running operation (not a delete) to its end."""
         import time
 
         while True:
             pool = self.aks.get_pool(name)
             state = str(((pool or {}).get("properties") or pool or {}).get("provisioningState", "Gone"))
-            if not until_gone:
-                self._post({"state": state, "action": "wait"})
-            if state == "Gone" or (state == "Succeeded" and not until_gone):
+            self._post({"state": state, "action": "wait"})
+            if state in ("Succeeded", "Gone"):
                 return
             if state in ("Failed", "Canceled"):
-                what = "delete of" if until_gone else "running operation on"
                 raise CloudError(
-                    f"the {what} agent pool {name} ended {state}",
+                    f"the running operation on agent pool {name} ended {state}",
                     code="OperationFailed",
                     hint=f"see the pool in the portal or `az aks nodepool show -n {name}`; then re-run",
                 )
@@ -487,5 +485,28 @@ def release_pool(aks: AksApi, name: str, workspace: str, *, keep_pool: bool = Fa
         }
         aks.wait(aks.begin_put_pool(name, body), f"scaling agent pool {name} to 0")
         return "scaled to 0"
+    if str((pool.get("properties") or pool).get("provisioningState")) == "Deleting":
+        # A delete is already running (e.g. an interrupted `kaitoctl delete`): a second DELETE would be refused
+        # with OperationNotAllowed; follow the running one instead.
+        wait_deleted(aks, name)
+        return "deleted"
     aks.wait(aks.begin_delete_pool(name), f"deleting agent pool {name}")
     return "deleted"
+
+
+def wait_deleted(aks: AksApi, name: str) -> None:
+    """Poll a pool that is being deleted until it is gone; a delete that ends Failed or Canceled raises."""
+    import time
+
+    while True:
+        pool = aks.get_pool(name)
+        if pool is None:
+            return
+        state = str((pool.get("properties") or pool).get("provisioningState"))
+        if state in ("Failed", "Canceled", "Succeeded"):
+            raise CloudError(
+                f"the delete of agent pool {name} ended {state}",
+                code="OperationFailed",
+                hint=f"see the pool in the portal or `az aks nodepool show -n {name}`; then re-run",
+            )
+        time.sleep(max(aks.poll_interval, 0.05))

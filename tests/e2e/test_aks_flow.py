@@ -38,7 +38,9 @@ def _pool_props(emu: Any, name: str) -> dict[str, Any]:
     return pool["properties"]
 
 
-def test_deploy_creates_a_pool_and_lands_on_its_nodes(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+def test_deploy_creates_a_pool_and_lands_on_its_nodes(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
     result = run(["deploy", "phi-3", "-n", namespace, "-o", "json", "--no-progress"], env, timeout=120).check()
     data = result.json()
     name = pool_name(namespace, "phi-3-mini-128k-instruct")
@@ -56,14 +58,18 @@ def test_deploy_creates_a_pool_and_lands_on_its_nodes(cluster: Any, namespace: s
 
     pods = cluster.core().list_namespaced_pod(namespace).items
     assert [p.spec.node_name for p in pods] == [nodes[0].metadata.name]
-    ds = client.AppsV1Api(cluster.api_client()).list_daemon_set_for_all_namespaces(
-        field_selector="metadata.name=nvidia-device-plugin-daemonset"
-    ).items
+    ds = (
+        client.AppsV1Api(cluster.api_client())
+        .list_daemon_set_for_all_namespaces(field_selector="metadata.name=nvidia-device-plugin-daemonset")
+        .items
+    )
     assert len(ds) == 1
     assert "cost: $" in result.stderr and "/h" in result.stderr
 
 
-def test_pipelining_notices_nodes_before_the_operation_ends(cluster: Any, namespace: str, make_arm_emulator: Any) -> None:
+def test_pipelining_notices_nodes_before_the_operation_ends(
+    cluster: Any, namespace: str, make_arm_emulator: Any
+) -> None:
     # The pool operation takes 20 s and its nodes are ready after 1 s: the workload must be Ready (found by the
     # Node watch) while ARM still reports the operation running. An order of events, not a wall-clock bound.
     emu = make_arm_emulator(cluster.kubeconfig, operation_seconds=20.0, nodes_ready_after_s=1.0)
@@ -88,7 +94,9 @@ def test_delete_removes_pool_and_nodes(cluster: Any, namespace: str, emu: Any, e
     assert objects_in(cluster, namespace) == {}
 
 
-def test_keep_pool_scales_to_zero_and_redeploy_scales_it_back(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+def test_keep_pool_scales_to_zero_and_redeploy_scales_it_back(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
     run(["deploy", "phi-3", "-n", namespace], env, timeout=120).check()
     name = pool_name(namespace, "phi-3-mini-128k-instruct")
     run(["delete", "phi-3-mini-128k-instruct", "-n", namespace, "-y", "--keep-pool"], env, timeout=120).check()
@@ -116,7 +124,9 @@ def test_rerun_converges_on_one_pool(cluster: Any, namespace: str, emu: Any, env
     assert len(emu.requests(method="PUT", path="agentPools/kc")) == 1
 
 
-def test_sigint_during_pool_creation_then_rerun_converges(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+def test_sigint_during_pool_creation_then_rerun_converges(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
     # The operation outlives the interrupted run by far, so the second run finds it running and follows it.
     emu.inject(Fault.slow(20.0))
     proc = Background(["deploy", "phi-3", "-n", namespace, "--no-progress"], env)
@@ -132,7 +142,9 @@ def test_sigint_during_pool_creation_then_rerun_converges(cluster: Any, namespac
     assert len(emu.requests(method="PUT", path="agentPools/kc")) == 1  # the second run followed, did not PUT again
 
 
-def test_quota_preflight_fails_fast_with_the_numbers(namespace: str, emu: Any, env: dict[str, str], cluster: Any) -> None:
+def test_quota_preflight_fails_fast_with_the_numbers(
+    namespace: str, emu: Any, env: dict[str, str], cluster: Any
+) -> None:
     emu.set_quota("standardNVADSA10v5Family", 24, current=0)
     result = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=60)
     assert result.returncode == 4
@@ -148,8 +160,18 @@ def test_quota_preflight_fails_fast_with_the_numbers(namespace: str, emu: Any, e
         (lambda: Fault.quota_exceeded(mode="async"), "QuotaExceeded", "exceeding approved", True),
         (lambda: Fault.quota_exceeded(mode="sync"), "QuotaExceeded", "quota", False),
         (lambda: Fault.sku_not_available(), "SkuNotAvailable", "not allowed in your subscription", False),
-        (lambda: Fault.operation_not_allowed(pool="kcsomething"), "OperationNotAllowed", "Another agentpool operation", False),
-        (lambda: Fault.failed_operation("InternalOperationError", "VMSS creation failed"), "InternalOperationError", "VMSS creation failed", True),
+        (
+            lambda: Fault.operation_not_allowed(pool="kcsomething"),
+            "OperationNotAllowed",
+            "Another agentpool operation",
+            False,
+        ),
+        (
+            lambda: Fault.failed_operation("InternalOperationError", "VMSS creation failed"),
+            "InternalOperationError",
+            "VMSS creation failed",
+            True,
+        ),
         (lambda: Fault.server_error(503, times=10), "ServiceUnavailable", "HTTP 503", False),
         (lambda: Fault.expired_token(), "ExpiredAuthenticationToken", "az login", False),
     ],
@@ -176,7 +198,9 @@ def test_throttling_is_retried(cluster: Any, namespace: str, emu: Any, env: dict
     assert sum(1 for r in emu.requests() if r["status"] == 429) == 2
 
 
-def test_a_pool_kaitoctl_did_not_create_is_not_touched(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+def test_a_pool_kaitoctl_did_not_create_is_not_touched(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
     from tests.harness.aks_emulator.clients import sdk_client
 
     name = pool_name(namespace, "phi-3-mini-128k-instruct")
@@ -205,7 +229,9 @@ def test_no_device_plugin_leaves_the_cluster_s_own(cluster: Any, namespace: str,
     apps = client.AppsV1Api(cluster.api_client())
     ours = "metadata.name=nvidia-device-plugin-daemonset"
     before = {d.metadata.uid for d in apps.list_daemon_set_for_all_namespaces(field_selector=ours).items}
-    data = run(["deploy", "phi-3", "-n", namespace, "--no-device-plugin", "-o", "json"], env, timeout=120).check().json()
+    data = (
+        run(["deploy", "phi-3", "-n", namespace, "--no-device-plugin", "-o", "json"], env, timeout=120).check().json()
+    )
     assert data["state"] == "Ready"
     after = {d.metadata.uid for d in apps.list_daemon_set_for_all_namespaces(field_selector=ours).items}
     assert after == before  # kaitoctl created no device plugin
@@ -235,7 +261,9 @@ def test_credentials_come_from_azure_identity(cluster: Any, namespace: str, emu:
     assert objects_in(cluster, namespace) == {}
 
 
-def test_recreate_replaces_a_pool_whose_vm_size_changed(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+def test_recreate_replaces_a_pool_whose_vm_size_changed(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
     # Issue 9 item 15: the refusal's advice ("re-run with --recreate") must work in pool mode.
     run(["deploy", "phi-3", "-n", namespace], env, timeout=120).check()
     name = pool_name(namespace, "phi-3-mini-128k-instruct")
@@ -251,10 +279,43 @@ def test_recreate_replaces_a_pool_whose_vm_size_changed(cluster: Any, namespace:
     assert writes == ["PUT", "DELETE", "PUT"]
 
 
-def test_reserved_node_label_is_refused_before_any_write(namespace: str, emu: Any, env: dict[str, str], cluster: Any) -> None:
+def test_reserved_node_label_is_refused_before_any_write(
+    namespace: str, emu: Any, env: dict[str, str], cluster: Any
+) -> None:
     # Issue 9 item 18: AKS refuses these at PUT time; kaitoctl refuses them first, as bad input.
-    result = run(["deploy", "phi-3", "-n", namespace, "--label", "kubernetes.azure.com/team=ml", "-o", "json"], env, timeout=60)
+    result = run(
+        ["deploy", "phi-3", "-n", namespace, "--label", "kubernetes.azure.com/team=ml", "-o", "json"], env, timeout=60
+    )
     assert result.returncode == 2, result.stderr
     error = result.json()["error"]
     assert error["field"] == "--label" and "kubernetes.azure.com/team" in error["message"]
     assert emu.requests(method="PUT") == [] and objects_in(cluster, namespace) == {}
+
+
+def _interrupted_delete(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> str:
+    """deploy, then Ctrl-C a `kaitoctl delete` while Azure is deleting the pool; returns the pool's name."""
+    run(["deploy", "phi-3", "-n", namespace], env, timeout=120).check()
+    name = pool_name(namespace, "phi-3-mini-128k-instruct")
+    emu.inject(Fault.slow(6.0, method="DELETE"))
+    proc = Background(["delete", "phi-3-mini-128k-instruct", "-n", namespace, "-y", "--no-progress"], env)
+    wait_until(
+        lambda: emu.pools().get(name, {}).get("properties", {}).get("provisioningState") == "Deleting",
+        f"agent pool {name} Deleting",
+        interval=0.05,
+    )
+    proc.interrupt()
+    assert proc.finish().returncode == 130
+    assert emu.pools()[name]["properties"]["provisioningState"] == "Deleting"
+    return name
+
+
+def test_deploy_after_an_interrupted_delete_waits_for_it_then_creates(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
+    # Issue 9 item 17: following the delete to 404 is not a pool; wait for it to end, then create.
+    name = _interrupted_delete(cluster, namespace, emu, env)
+    data = run(["deploy", "phi-3", "-n", namespace, "-o", "json", "--timeout", "90"], env, timeout=150).check().json()
+    assert data["pool"] == {"name": name, "action": "create"} and data["state"] == "Ready"
+    assert _pool_props(emu, name)["provisioningState"] == "Succeeded" and len(_nodes_of(cluster, name)) == 1
+    writes = [r["method"] for r in emu.requests(path=f"agentPools/{name}$") if r["method"] in ("PUT", "DELETE")]
+    assert writes == ["PUT", "DELETE", "PUT"]

@@ -468,3 +468,20 @@ def test_a_delete_that_fails_is_reported_not_followed_by_a_create() -> None:
         ops.start(plan(), queue.Queue())
     assert failed.value.message == f"the delete of agent pool {name} ended Failed"
     assert [c for c in aks.calls if c[0].startswith("begin")] == []
+
+
+def test_release_follows_a_delete_that_is_already_running() -> None:
+    name = plan().placement.pool_name or ""
+    aks = FakeAks(pools={name: existing(provisioningState="Deleting")})
+    seen = {"n": 0}
+    real_get = aks.get_pool
+
+    def get_pool(pool: str) -> Any:
+        seen["n"] += 1
+        if seen["n"] == 3:
+            aks.pools.pop(pool, None)  # the running delete ends
+        return real_get(pool)
+
+    aks.get_pool = get_pool  # type: ignore[method-assign]
+    assert release_pool(aks, name, "ns/phi") == "deleted"
+    assert [c for c in aks.calls if c[0].startswith("begin")] == []  # no second DELETE (AKS: OperationNotAllowed)
