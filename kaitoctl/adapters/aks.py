@@ -7,9 +7,12 @@ emulators. Every Azure failure becomes a CloudError (exit code 4) with the ARM c
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import ssl
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -323,15 +326,47 @@ def _price_cache_path() -> Path:
     return Path(base) / "kaitoctl" / "prices.json"
 
 
-def cached_price(sku: str, region: str) -> float | None:
+def _read_price_cache() -> dict[str, Any]:
+    """The cache's entries; an unreadable, corrupt or wrongly shaped file counts as empty (and is rewritten)."""
     try:
-        cache = json.loads(_price_cache_path().read_text())
-        entry = cache.get(f"{region}/{sku}".lower())
-        if entry and time.time() - entry["at"] < PRICE_CACHE_TTL_S:
-            return float(entry["usd_per_hour"])
-    except (OSError, ValueError, KeyError, TypeError):
+        cache = json.loads(_price_cache_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return cache if isinstance(cache, dict) else {}
+
+
+def cached_price(sku: str, region: str) -> float | None:
+    entry = _read_price_cache().get(f"{region}/{sku}".lower())
+    if not isinstance(entry, dict):
         return None
+    try:
+        at, price = float(entry["at"]), float(entry["usd_per_hour"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if 0 <= time.time() - at < PRICE_CACHE_TTL_S and math.isfinite(price) and price > 0:
+        return price
     return None
+
+
+def _write_price_cache(key: str, price: float) -> None:
+    """Atomic: a temporary file in the same directory, then os.replace, so a concurrent reader or a crash mid-write
+    never sees half a file."""
+    path = _price_cache_path()
+    cache = _read_price_cache()
+    cache[key] = {"usd_per_hour": price, "at": time.time()}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".prices.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(cache, fh)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        pass  # a cache that cannot be written costs one lookup next time
 
 
 def linux_payg_prices(items: list[dict[str, Any]]) -> list[float]:
@@ -392,12 +427,5 @@ def price_lookup(sku: str, region: str, *, timeout_s: float = 5.0) -> tuple[floa
     if not prices:
         return None, "unlisted"
     price = min(prices)
-    try:
-        path = _price_cache_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cache = json.loads(path.read_text()) if path.exists() else {}
-        cache[f"{region}/{sku}".lower()] = {"usd_per_hour": price, "at": time.time()}
-        path.write_text(json.dumps(cache))
-    except (OSError, ValueError):
-        pass
+    _write_price_cache(f"{region}/{sku}".lower(), price)
     return price, "listed"

@@ -62,14 +62,21 @@ def status(
                 data = [s.to_dict() for s in statuses]
                 sys.stdout.write(yaml.safe_dump(data if name is None else data[0], sort_keys=False))
                 return
-            text = format_table(headers, _rows(statuses, all_namespaces))
+            text = clean(format_table(headers, _rows(statuses, all_namespaces)))  # cluster text, not escapes
             sys.stdout.write(text if first else "".join(text.splitlines(keepends=True)[1:]))
             if name is not None and statuses and statuses[0].diagnosis is not None and first:
                 d = statuses[0].diagnosis
-                sys.stderr.write(f"reason: {d.reason}: {d.message}" + (f" (pod {d.pod})" if d.pod else "") + "\n")
+                line = f"reason: {d.reason}: {d.message}" + (f" (pod {d.pod})" if d.pod else "")
+                sys.stderr.write(clean(line) + "\n")
             sys.stdout.flush()
 
-        statuses = collect(kube, ns, name)
+        from kaitoctl.cli.output import clean, warn
+        from kaitoctl.ops.cluster import BrokenRecord
+
+        broken: list[BrokenRecord] = []
+        statuses = collect(kube, ns, name, broken)
+        for b in broken:
+            warn(f"workspace record {b.namespace}/{b.name} is broken: {b.problem}; the others are listed")
         if name is not None and not statuses:
             from kaitoctl.core.errors import NotFound
 

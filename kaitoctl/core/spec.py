@@ -164,6 +164,8 @@ def spec_from_record(record: dict[str, Any]) -> WorkspaceSpec:
         tun["input"] = DataSource(**src)
         tun["output"] = DataDestination(**tun["output"])
         tuning = Tuning(**tun)
+    if (inference is None) == (tuning is None) or not isinstance(ws["name"], str):
+        raise ValueError("a spec record names exactly one of inference and tuning, and a name")
     return WorkspaceSpec(
         name=ws["name"],
         namespace=ws.get("namespace"),

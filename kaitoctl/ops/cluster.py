@@ -45,26 +45,52 @@ class WorkspaceRecord:
         return self.spec.mode
 
 
-def parse_record(obj: dict[str, Any]) -> WorkspaceRecord | None:
-    meta = obj.get("metadata", {})
-    annotations = meta.get("annotations") or {}
+# What a hand-edited or foreign record can raise while being read back: it is then reported as broken, and
+# the other workspaces of the namespace are still listed, shown, chatted with and deleted.
+_MALFORMED = (KeyError, ValueError, TypeError, AttributeError, IndexError, RecursionError)
+
+
+def record_problem(obj: dict[str, Any]) -> str | None:
+    """Why a record ConfigMap cannot be read back (None: it can)."""
+    meta = obj.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(annotations, dict) or not isinstance(annotations.get(SPEC_ANNOTATION), str):
+        return f"annotation {SPEC_ANNOTATION} is missing"
     try:
-        spec = spec_from_record(json.loads(annotations[SPEC_ANNOTATION]))
-    except (KeyError, ValueError, TypeError):
+        spec_from_record(json.loads(annotations[SPEC_ANNOTATION]))
+    except _MALFORMED as exc:
+        return f"annotation {SPEC_ANNOTATION} is malformed ({type(exc).__name__})"
+    return None
+
+
+def parse_record(obj: dict[str, Any]) -> WorkspaceRecord | None:
+    """The record, or None when it cannot be read back (record_problem says why)."""
+    try:
+        return _parse_record(obj)
+    except _MALFORMED:
+        return None
+
+
+def _parse_record(obj: dict[str, Any]) -> WorkspaceRecord | None:
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    spec = spec_from_record(json.loads(annotations[SPEC_ANNOTATION]))
+    if not isinstance(spec.name, str) or not isinstance(spec.resource.match_labels, dict):
         return None
     placement = None
     if PLACEMENT_ANNOTATION in annotations:
         try:
             placement = PlacementInfo.from_json(annotations[PLACEMENT_ANNOTATION])
-        except (KeyError, ValueError, TypeError):
+        except _MALFORMED:
             placement = None
     data = obj.get("data") or {}
     status: dict[str, Any] = {}
     if "status.json" in data:
         try:
-            status = json.loads(data["status.json"])
-        except ValueError:
-            status = {}
+            loaded = json.loads(data["status.json"])
+        except _MALFORMED:
+            loaded = {}
+        status = loaded if isinstance(loaded, dict) else {}
     return WorkspaceRecord(
         name=spec.name,
         namespace=meta.get("namespace", ""),
@@ -77,11 +103,36 @@ def parse_record(obj: dict[str, Any]) -> WorkspaceRecord | None:
 
 
 def list_records(kube: KubeApi, namespace: str | None) -> list[WorkspaceRecord]:
-    """All kaitoctl workspaces in a namespace (None: all namespaces), one list call."""
+    """All kaitoctl workspaces in a namespace (None: all namespaces), one list call. Unreadable records are left
+    out (list_broken_records names them)."""
+    return list_all_records(kube, namespace)[0]
+
+
+@dataclass(frozen=True)
+class BrokenRecord:
+    name: str  # the ConfigMap's name
+    namespace: str
+    problem: str
+
+
+def list_all_records(kube: KubeApi, namespace: str | None) -> tuple[list[WorkspaceRecord], list[BrokenRecord]]:
+    """The readable records and the broken ones, from one list call."""
     path = resource_path("v1", "ConfigMap", namespace)
     items, _ = kube.list(path, label_selector=f"{ownership_selector()},{RECORD_KIND_LABEL}=workspace")
-    records = [r for r in map(parse_record, items) if r is not None]
-    return sorted(records, key=lambda r: (r.namespace, r.name))
+    records: list[WorkspaceRecord] = []
+    broken: list[BrokenRecord] = []
+    for item in items:
+        record = parse_record(item)
+        if record is not None:
+            records.append(record)
+            continue
+        meta = item.get("metadata") or {}
+        broken.append(
+            BrokenRecord(
+                str(meta.get("name", "?")), str(meta.get("namespace", "")), record_problem(item) or "unreadable"
+            )
+        )
+    return sorted(records, key=lambda r: (r.namespace, r.name)), broken
 
 
 def get_record(kube: KubeApi, namespace: str, record_name: str) -> WorkspaceRecord | None:

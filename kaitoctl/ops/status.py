@@ -10,7 +10,7 @@ from typing import Any
 from kaitoctl.adapters.k8s import resource_path
 from kaitoctl.core import conditions as cond
 from kaitoctl.core.naming import RECORD_KIND_LABEL, WORKSPACE_LABEL, ownership_selector
-from kaitoctl.ops.cluster import WorkspaceRecord, list_records
+from kaitoctl.ops.cluster import BrokenRecord, WorkspaceRecord, list_all_records
 from kaitoctl.ops.interfaces import KubeApi
 
 
@@ -133,9 +133,14 @@ def compute_status(
     return WorkspaceStatus(record, conditions, state, diagnosis, mine)
 
 
-def collect(kube: KubeApi, namespace: str | None, name: str | None = None) -> list[WorkspaceStatus]:
-    """Five list calls, whatever the number of workspaces: records, StatefulSets, Jobs, pods, nodes."""
-    records = list_records(kube, namespace)
+def collect(
+    kube: KubeApi, namespace: str | None, name: str | None = None, broken: list[BrokenRecord] | None = None
+) -> list[WorkspaceStatus]:
+    """Five list calls, whatever the number of workspaces: records, StatefulSets, Jobs, pods, nodes. Records that
+    cannot be read back are appended to `broken` (when given) instead of failing the whole namespace."""
+    records, unreadable = list_all_records(kube, namespace)
+    if broken is not None:
+        broken.extend(unreadable)
     if name is not None:
         records = [r for r in records if r.name == name]
     if not records:
@@ -152,7 +157,14 @@ def collect(kube: KubeApi, namespace: str | None, name: str | None = None) -> li
     by_ns: dict[str, list[dict[str, Any]]] = {}
     for pod in pods:
         by_ns.setdefault(pod["metadata"].get("namespace", ""), []).append(pod)
-    return [compute_status(r, workloads, by_ns.get(r.namespace, []), nodes) for r in records]
+    statuses: list[WorkspaceStatus] = []
+    for record in records:
+        try:
+            statuses.append(compute_status(record, workloads, by_ns.get(record.namespace, []), nodes))
+        except (KeyError, ValueError, TypeError, AttributeError, AssertionError) as exc:
+            if broken is not None:
+                broken.append(BrokenRecord(record.name, record.namespace, f"unreadable ({type(exc).__name__})"))
+    return statuses
 
 
 def watch_statuses(kube: KubeApi, namespace: str | None, name: str | None) -> Iterator[list[WorkspaceStatus]]:
