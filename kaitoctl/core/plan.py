@@ -273,32 +273,52 @@ def build_plan(
             if blocker.field == f("resource.instanceType") and alternatives:
                 blocker.hint = f"use --instance-type {alternatives[0]} (the smallest current SKU that fits)"
 
-    inference_fit: InferenceFit | None = None
-    tuning_estimate: TuningEstimate | None = None
-    nodes = 1
-    if spec.inference is not None:
-        if runtime == "vllm":
-            inference_fit = estimate_inference(preset, sku, max_model_len=spec.inference.max_model_len)
-            if spec.inference.max_model_len is None:
-                notes.append(
-                    f"fit assumes max-model-len {DEFAULT_MAX_MODEL_LEN} (Kaito's default); vLLM sizes the context "
-                    "at start-up — pin it with --max-model-len"
-                )
-        else:
-            inference_fit = transformers_fit(preset, sku, spec.resource.count or 1)
-        if not inference_fit.fits:
-            alternatives = alternatives or _fitting_alternatives(spec, preset, catalog, runtime)
-            message = f"{preset.name} on {sku.name}: {inference_fit.problem}"
-            warnings.append(_does_not_fit(message, alternatives, "lower --max-model-len", f, bypass))
-        nodes = max(1, inference_fit.nodes)
-        count = spec.resource.count
-        if runtime == "vllm" and count is not None and count != nodes:
-            warnings.append(
-                f"count {count} is ignored for vLLM (as in Kaito v0.12): the estimate needs {nodes} node(s)"
-            )
-        if runtime == "transformers":
-            nodes = count or 1
-    else:
+    fit = _size(spec, preset, catalog, runtime, sku, f, bypass, alternatives, warnings, notes)
+    placement = _placement(spec, namespace, placement_mode, fit.nodes, findings.blockers, f)
+
+    resolved = replace(spec, namespace=namespace, resource=replace(spec.resource, instance_type=sku.name))
+    if resolved.inference is not None:
+        resolved = replace(resolved, inference=replace(resolved.inference, runtime=runtime))
+    return Plan(
+        spec=resolved,
+        preset=preset,
+        sku=sku,
+        sku_choice=sku_choice,
+        placement=placement,
+        runtime=runtime,
+        inference_fit=fit.inference,
+        tuning_estimate=fit.tuning,
+        warnings=warnings,
+        notes=notes,
+        alternatives=fit.alternatives,
+        blockers=findings.blockers,
+    )
+
+
+@dataclass
+class _Fit:
+    """How the model fits the SKU, and on how many nodes."""
+
+    inference: InferenceFit | None
+    tuning: TuningEstimate | None
+    nodes: int
+    alternatives: list[str]  # current SKUs that fit (computed when something does not)
+
+
+def _size(
+    spec: WorkspaceSpec,
+    preset: Preset,
+    catalog: Catalog,
+    runtime: str | None,
+    sku: Sku,
+    f: Fields,
+    bypass: bool,
+    alternatives: list[str],
+    warnings: list[str],
+    notes: list[str],
+) -> _Fit:
+    """The fit on `sku` (a no-fit raises, or warns with the checks bypassed) and the node count."""
+    if spec.inference is None:
         assert spec.tuning is not None
         tuning_estimate = estimate_tuning(preset, sku, spec.tuning.method)
         if not tuning_estimate.fits:
@@ -310,7 +330,38 @@ def build_plan(
             warnings.append(
                 _does_not_fit(message, alternatives, "use qlora, or bypass with --bypass-resource-checks", f, bypass)
             )
+        return _Fit(None, tuning_estimate, 1, alternatives)
+    if runtime == "vllm":
+        inference_fit = estimate_inference(preset, sku, max_model_len=spec.inference.max_model_len)
+        if spec.inference.max_model_len is None:
+            notes.append(
+                f"fit assumes max-model-len {DEFAULT_MAX_MODEL_LEN} (Kaito's default); vLLM sizes the context "
+                "at start-up — pin it with --max-model-len"
+            )
+    else:
+        inference_fit = transformers_fit(preset, sku, spec.resource.count or 1)
+    if not inference_fit.fits:
+        alternatives = alternatives or _fitting_alternatives(spec, preset, catalog, runtime)
+        message = f"{preset.name} on {sku.name}: {inference_fit.problem}"
+        warnings.append(_does_not_fit(message, alternatives, "lower --max-model-len", f, bypass))
+    nodes = max(1, inference_fit.nodes)
+    count = spec.resource.count
+    if runtime == "vllm" and count is not None and count != nodes:
+        warnings.append(f"count {count} is ignored for vLLM (as in Kaito v0.12): the estimate needs {nodes} node(s)")
+    if runtime == "transformers":
+        nodes = count or 1
+    return _Fit(inference_fit, None, nodes, alternatives)
 
+
+def _placement(
+    spec: WorkspaceSpec,
+    namespace: str,
+    placement_mode: PlacementMode | None,
+    nodes: int,
+    blockers: list[InvalidInput],
+    f: Fields,
+) -> Placement:
+    """Where the pods go: the node affinity, and the pool's name and labels (or the named nodes)."""
     labels, _ = effective_labels(spec)
     mode: PlacementMode = placement_mode or ("nodes" if spec.resource.preferred_nodes else "pool")
     affinity: dict[str, tuple[str, ...]] = {k: (v,) for k, v in sorted(labels.items())}
@@ -323,7 +374,7 @@ def build_plan(
         reserved = aks_reserved_labels(labels)
         if reserved:
             # The pool's nodes carry the selector's labels; AKS refuses these keys at PUT time.
-            findings.blockers.append(
+            blockers.append(
                 InvalidInput(
                     f("resource.labelSelector.matchLabels"),
                     f"label {reserved[0]!r} cannot be set on an AKS agent pool: AKS reserves the prefixes "
@@ -338,29 +389,11 @@ def build_plan(
     elif mode == "nodes":
         node_names = tuple(spec.resource.preferred_nodes)
         affinity["kubernetes.io/hostname"] = node_names
-    placement = Placement(
+    return Placement(
         mode=mode,
         nodes=nodes,
         pool_name=pool,
         node_names=node_names,
         affinity=affinity,
         pool_labels=pool_labels,
-    )
-
-    resolved = replace(spec, namespace=namespace, resource=replace(spec.resource, instance_type=sku.name))
-    if resolved.inference is not None:
-        resolved = replace(resolved, inference=replace(resolved.inference, runtime=runtime))
-    return Plan(
-        spec=resolved,
-        preset=preset,
-        sku=sku,
-        sku_choice=sku_choice,
-        placement=placement,
-        runtime=runtime,
-        inference_fit=inference_fit,
-        tuning_estimate=tuning_estimate,
-        warnings=warnings,
-        notes=notes,
-        alternatives=alternatives,
-        blockers=findings.blockers,
     )
