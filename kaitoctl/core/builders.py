@@ -284,6 +284,47 @@ def _preset_block(raw: Any, path: str) -> tuple[str, dict[str, Any]]:
 
 def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
     """A Kaito Workspace (kaito.sh/v1alpha1 or v1beta1) as kaitoctl's spec, unchanged in meaning."""
+    api_version = _kaito_api_version(doc)
+    _check_keys(doc, _TOP_KEYS, "")
+    source: Source = "kaito.sh/v1alpha1" if api_version == "kaito.sh/v1alpha1" else "kaito.sh/v1beta1"
+    meta = doc.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise InvalidInput("metadata", "expected a mapping", None)
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidInput("metadata.name", "a workspace name is required", "set metadata.name")
+    raw_annotations = _str_map(meta.get("annotations"), "metadata.annotations")
+    annotations = {k: v for k, v in raw_annotations.items() if k.startswith("kaito.sh/")}
+    resource = _kaito_resource(doc.get("resource"), api_version)
+
+    has_inference, has_tuning = doc.get("inference") is not None, doc.get("tuning") is not None
+    if has_inference == has_tuning:
+        raise InvalidInput(
+            "inference/tuning", "a Workspace needs exactly one of inference and tuning", "keep one of the two sections"
+        )
+    inference = tuning = None
+    if has_inference:
+        inference, options = _kaito_inference(doc["inference"], catalog, annotations.get(ANNOTATION_RUNTIME))
+    else:
+        tuning, options = _kaito_tuning(doc["tuning"], catalog)
+
+    namespace = _opt_str(meta.get("namespace"), "metadata.namespace")
+    return WorkspaceSpec(
+        name=name,
+        namespace=namespace or None,
+        resource=resource,
+        inference=inference,
+        tuning=tuning,
+        ignored_image=options.ignored_image,
+        image_pull_secrets=options.image_pull_secrets,
+        model_access_secret=options.model_access_secret,
+        annotations=annotations,
+        source=source,
+    )
+
+
+def _kaito_api_version(doc: Any) -> str:
+    """A mapping of a supported apiVersion and kind Workspace; returns the apiVersion."""
     if not isinstance(doc, dict):
         raise InvalidInput("", "the file is not a Kaito Workspace (expected a YAML mapping)", None)
     api_version = doc.get("apiVersion")
@@ -295,19 +336,11 @@ def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
         )
     if doc.get("kind") != "Workspace":
         raise InvalidInput("kind", f"{doc.get('kind')!r} is not supported", "use kind: Workspace")
-    _check_keys(doc, _TOP_KEYS, "")
-    source: Source = "kaito.sh/v1alpha1" if api_version == "kaito.sh/v1alpha1" else "kaito.sh/v1beta1"
+    return str(api_version)
 
-    meta = doc.get("metadata") or {}
-    if not isinstance(meta, dict):
-        raise InvalidInput("metadata", "expected a mapping", None)
-    name = meta.get("name")
-    if not isinstance(name, str) or not name:
-        raise InvalidInput("metadata.name", "a workspace name is required", "set metadata.name")
-    raw_annotations = _str_map(meta.get("annotations"), "metadata.annotations")
-    annotations = {k: v for k, v in raw_annotations.items() if k.startswith("kaito.sh/")}
 
-    res_raw = _check_keys(doc.get("resource"), _RESOURCE_KEYS, "resource")
+def _kaito_resource(raw: Any, api_version: str) -> Resource:
+    res_raw = _check_keys(raw, _RESOURCE_KEYS, "resource")
     if res_raw.get("partition"):
         raise InvalidInput(
             "resource.partition", "MIG/accelerator partitions are not supported by kaitoctl", "remove partition"
@@ -321,7 +354,7 @@ def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
     instance_type = _opt_str(res_raw.get("instanceType"), "resource.instanceType")
     if instance_type is None and api_version == "kaito.sh/v1alpha1":
         instance_type = V1ALPHA1_DEFAULT_INSTANCE_TYPE
-    resource = Resource(
+    return Resource(
         instance_type=instance_type or None,
         count=count,
         match_labels=match_labels,
@@ -329,102 +362,100 @@ def spec_from_kaito(doc: Any, catalog: Catalog) -> WorkspaceSpec:
         preferred_nodes=_str_list(res_raw.get("preferredNodes"), "resource.preferredNodes"),
     )
 
-    has_inference, has_tuning = doc.get("inference") is not None, doc.get("tuning") is not None
-    if has_inference == has_tuning:
-        raise InvalidInput(
-            "inference/tuning", "a Workspace needs exactly one of inference and tuning", "keep one of the two sections"
-        )
-    ignored_image = None
-    pull_secrets: tuple[str, ...] = ()
-    model_secret = None
-    inference = tuning = None
-    if has_inference:
-        inf = _check_keys(doc["inference"], _INFERENCE_KEYS, "inference")
-        if inf.get("template") is not None:
-            raise InvalidInput(
-                "inference.template",
-                "custom pod templates are not supported by kaitoctl",
-                "use inference.preset with a catalog preset",
-            )
-        preset_name, options = _preset_block(inf.get("preset"), "inference.preset")
-        # Deprecated in v1beta1; Kaito v0.12 always runs kaito-base (pkg/workspace/inference/preset_inferences.go,
-        # GetBaseImageName), so an old per-model image here is ignored, with a warning (validation).
-        ignored_image = _opt_str(options.get("image"), "inference.preset.presetOptions.image")
-        pull_secrets = _str_list(options.get("imagePullSecrets"), "inference.preset.presetOptions.imagePullSecrets")
-        model_secret = _opt_str(options.get("modelAccessSecret"), "inference.preset.presetOptions.modelAccessSecret")
-        adapters = []
-        raw_adapters = inf.get("adapters") or []
-        if not isinstance(raw_adapters, list):
-            raise InvalidInput("inference.adapters", "expected a list", None)
-        for i, raw in enumerate(raw_adapters):
-            path = f"inference.adapters[{i}]"
-            entry = _check_keys(raw, _ADAPTER_KEYS, path)
-            src = _check_keys(entry.get("source"), _SOURCE_KEYS, f"{path}.source")
-            if src.get("urls"):
-                raise InvalidInput(f"{path}.source.urls", "adapters cannot come from URLs", "use image or volumeSource")
-            adapter_name = src.get("name")
-            if not isinstance(adapter_name, str) or not adapter_name:
-                raise InvalidInput(f"{path}.source.name", "an adapter needs a name", None)
-            strength = entry.get("strength")
-            adapters.append(
-                Adapter(
-                    name=adapter_name,
-                    image=_opt_str(src.get("image"), f"{path}.source.image"),
-                    image_pull_secrets=_str_list(src.get("imagePullSecrets"), f"{path}.source.imagePullSecrets"),
-                    volume=_volume(src.get("volumeSource"), f"{path}.source.volumeSource"),
-                    strength=None if strength is None else str(strength),
-                )
-            )
-        runtime = annotations.get(ANNOTATION_RUNTIME)
-        inference = Inference(
-            preset=catalog.resolve_preset(preset_name, field_name="inference.preset.name").name,
-            runtime=runtime.lower() if runtime else None,
-            adapters=tuple(adapters),
-            config=_opt_str(inf.get("config"), "inference.config"),
-        )
-    else:
-        tun = _check_keys(doc["tuning"], _TUNING_KEYS, "tuning")
-        preset_name, options = _preset_block(tun.get("preset"), "tuning.preset")
-        # Ignored as for inference (pkg/workspace/tuning/preset_tuning.go v0.12.0, GetTuningImageInfo).
-        ignored_image = _opt_str(options.get("image"), "tuning.preset.presetOptions.image")
-        pull_secrets = _str_list(options.get("imagePullSecrets"), "tuning.preset.presetOptions.imagePullSecrets")
-        model_secret = _opt_str(options.get("modelAccessSecret"), "tuning.preset.presetOptions.modelAccessSecret")
-        method = tun.get("method")
-        if not isinstance(method, str) or not method:
-            raise InvalidInput("tuning.method", "a tuning method is required", "use lora or qlora")
-        src = _check_keys(tun.get("input"), _SOURCE_KEYS, "tuning.input")
-        out = _check_keys(tun.get("output"), _OUTPUT_KEYS, "tuning.output")
-        tuning = Tuning(
-            preset=catalog.resolve_preset(preset_name, field_name="tuning.preset.name").name,
-            method=method.lower(),
-            input=DataSource(
-                name=_opt_str(src.get("name"), "tuning.input.name"),
-                urls=_str_list(src.get("urls"), "tuning.input.urls"),
-                image=_opt_str(src.get("image"), "tuning.input.image"),
-                image_pull_secrets=_str_list(src.get("imagePullSecrets"), "tuning.input.imagePullSecrets"),
-                volume=_volume(src.get("volumeSource"), "tuning.input.volumeSource"),
-            ),
-            output=DataDestination(
-                image=_opt_str(out.get("image"), "tuning.output.image"),
-                image_push_secret=_opt_str(out.get("imagePushSecret"), "tuning.output.imagePushSecret"),
-                volume=_volume(out.get("volumeSource"), "tuning.output.volumeSource"),
-            ),
-            config=_opt_str(tun.get("config"), "tuning.config"),
-        )
 
-    namespace = _opt_str(meta.get("namespace"), "metadata.namespace")
-    return WorkspaceSpec(
-        name=name,
-        namespace=namespace or None,
-        resource=resource,
-        inference=inference,
-        tuning=tuning,
-        ignored_image=ignored_image,
-        image_pull_secrets=pull_secrets,
-        model_access_secret=model_secret,
-        annotations=annotations,
-        source=source,
+@dataclass(frozen=True)
+class _PresetOptions:
+    """presetOptions of an inference or tuning preset block."""
+
+    ignored_image: str | None
+    image_pull_secrets: tuple[str, ...]
+    model_access_secret: str | None
+
+
+def _preset_options(options: dict[str, Any], path: str) -> _PresetOptions:
+    return _PresetOptions(
+        ignored_image=_opt_str(options.get("image"), f"{path}.image"),
+        image_pull_secrets=_str_list(options.get("imagePullSecrets"), f"{path}.imagePullSecrets"),
+        model_access_secret=_opt_str(options.get("modelAccessSecret"), f"{path}.modelAccessSecret"),
     )
+
+
+def _kaito_inference(raw: Any, catalog: Catalog, runtime: str | None) -> tuple[Inference, _PresetOptions]:
+    inf = _check_keys(raw, _INFERENCE_KEYS, "inference")
+    if inf.get("template") is not None:
+        raise InvalidInput(
+            "inference.template",
+            "custom pod templates are not supported by kaitoctl",
+            "use inference.preset with a catalog preset",
+        )
+    preset_name, options = _preset_block(inf.get("preset"), "inference.preset")
+    # Deprecated in v1beta1; Kaito v0.12 always runs kaito-base (pkg/workspace/inference/preset_inferences.go,
+    # GetBaseImageName), so an old per-model image here is ignored, with a warning (validation).
+    preset_options = _preset_options(options, "inference.preset.presetOptions")
+    adapters = _kaito_adapters(inf.get("adapters") or [])
+    inference = Inference(
+        preset=catalog.resolve_preset(preset_name, field_name="inference.preset.name").name,
+        runtime=runtime.lower() if runtime else None,
+        adapters=adapters,
+        config=_opt_str(inf.get("config"), "inference.config"),
+    )
+    return inference, preset_options
+
+
+def _kaito_adapters(raw_adapters: Any) -> tuple[Adapter, ...]:
+    if not isinstance(raw_adapters, list):
+        raise InvalidInput("inference.adapters", "expected a list", None)
+    adapters = []
+    for i, raw in enumerate(raw_adapters):
+        path = f"inference.adapters[{i}]"
+        entry = _check_keys(raw, _ADAPTER_KEYS, path)
+        src = _check_keys(entry.get("source"), _SOURCE_KEYS, f"{path}.source")
+        if src.get("urls"):
+            raise InvalidInput(f"{path}.source.urls", "adapters cannot come from URLs", "use image or volumeSource")
+        adapter_name = src.get("name")
+        if not isinstance(adapter_name, str) or not adapter_name:
+            raise InvalidInput(f"{path}.source.name", "an adapter needs a name", None)
+        strength = entry.get("strength")
+        adapters.append(
+            Adapter(
+                name=adapter_name,
+                image=_opt_str(src.get("image"), f"{path}.source.image"),
+                image_pull_secrets=_str_list(src.get("imagePullSecrets"), f"{path}.source.imagePullSecrets"),
+                volume=_volume(src.get("volumeSource"), f"{path}.source.volumeSource"),
+                strength=None if strength is None else str(strength),
+            )
+        )
+    return tuple(adapters)
+
+
+def _kaito_tuning(raw: Any, catalog: Catalog) -> tuple[Tuning, _PresetOptions]:
+    tun = _check_keys(raw, _TUNING_KEYS, "tuning")
+    preset_name, options = _preset_block(tun.get("preset"), "tuning.preset")
+    # Ignored as for inference (pkg/workspace/tuning/preset_tuning.go v0.12.0, GetTuningImageInfo).
+    preset_options = _preset_options(options, "tuning.preset.presetOptions")
+    method = tun.get("method")
+    if not isinstance(method, str) or not method:
+        raise InvalidInput("tuning.method", "a tuning method is required", "use lora or qlora")
+    src = _check_keys(tun.get("input"), _SOURCE_KEYS, "tuning.input")
+    out = _check_keys(tun.get("output"), _OUTPUT_KEYS, "tuning.output")
+    tuning = Tuning(
+        preset=catalog.resolve_preset(preset_name, field_name="tuning.preset.name").name,
+        method=method.lower(),
+        input=DataSource(
+            name=_opt_str(src.get("name"), "tuning.input.name"),
+            urls=_str_list(src.get("urls"), "tuning.input.urls"),
+            image=_opt_str(src.get("image"), "tuning.input.image"),
+            image_pull_secrets=_str_list(src.get("imagePullSecrets"), "tuning.input.imagePullSecrets"),
+            volume=_volume(src.get("volumeSource"), "tuning.input.volumeSource"),
+        ),
+        output=DataDestination(
+            image=_opt_str(out.get("image"), "tuning.output.image"),
+            image_push_secret=_opt_str(out.get("imagePushSecret"), "tuning.output.imagePushSecret"),
+            volume=_volume(out.get("volumeSource"), "tuning.output.volumeSource"),
+        ),
+        config=_opt_str(tun.get("config"), "tuning.config"),
+    )
+    return tuning, preset_options
 
 
 def apply_overrides(
