@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kaitoctl.cli import output
@@ -75,6 +76,31 @@ def options_from(params: dict[str, Any], result: dict[str, Any] | None) -> RunOp
     )
 
 
+def wants_consent(opts: RunOptions) -> bool:
+    """Ask `Proceed? [y/N]` only with a person at a terminal: never with -y, in a dry run, or without a TTY (CI
+    proceeds, as kubectl and helm do)."""
+    return not opts.yes and not opts.dry_run and sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def terminal_confirm(reporter: Any) -> Callable[[str], bool]:
+    """The question on stderr, the answer from stdin; the live progress view pauses meanwhile."""
+
+    def confirm(question: str) -> bool:
+        live = getattr(reporter, "live", None)
+        if live is not None:
+            live.stop()
+        try:
+            sys.stderr.write(output.clean(question) + "\nProceed? [y/N] ")
+            sys.stderr.flush()
+            answer = sys.stdin.readline()  # "" at end of input: no
+            return answer.strip().lower() in ("y", "yes")
+        finally:
+            if live is not None:
+                live.start()
+
+    return confirm
+
+
 def json_result(params: dict[str, Any]) -> dict[str, Any] | None:
     """The -o json result object of a real run (None for dry runs and human output)."""
     return {} if params.get("output") == "json" and not params.get("dry_run") else None
@@ -110,6 +136,8 @@ def execute(spec: WorkspaceSpec, opts: RunOptions) -> None:
     from kaitoctl.ops.run import run_workspace
 
     reporter = make_reporter(no_progress=opts.no_progress)
+    if wants_consent(opts):
+        opts.confirm = terminal_confirm(reporter)
     try:
         result = run_workspace(spec, opts, catalog, reporter)
     finally:

@@ -117,6 +117,15 @@ class CloudError(KaitoctlError):
         super().__init__(message, hint=hint, reason=code or "CloudError", details=details)
 
 
+class Declined(KaitoctlError):
+    """The user answered no to `Proceed?`. Nothing was written."""
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"not confirmed: {what}; nothing was written", hint="re-run and answer y, or pass -y")
+
+
 class Interrupted(KaitoctlError):
     """Ctrl-C. Says what was already written so a re-run can converge."""
 

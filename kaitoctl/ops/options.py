@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,3 +32,6 @@ class RunOptions:
     no_device_plugin: bool = False
     # The -o json result object being built (None unless -o json on a real run).
     result: dict[str, Any] | None = None
+    # Asks the user (a terminal, no -y) before money is spent or a workspace is deleted: the question in, yes/no
+    # out. None: proceed without asking (-y, or no terminal, as kubectl and helm do in CI).
+    confirm: Callable[[str], bool] | None = None

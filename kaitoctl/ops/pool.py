@@ -191,6 +191,7 @@ class PoolOperations:
         self.thread: threading.Thread | None = None
         self.updates: queue.Queue[Update] | None = None
         self.error: KaitoctlError | None = None
+        self.price_per_hour: float | None = None  # USD for the whole pool, when Azure lists a price
 
     def _warn(self, text: str) -> None:
         self.warnings.append(text)
@@ -224,6 +225,7 @@ class PoolOperations:
         if progress is not None:
             price, status = price_lookup(plan.sku.name, self.location)
             if price is not None:
+                self.price_per_hour = price * plan.placement.nodes
                 progress.info(
                     f"cost: ${price * plan.placement.nodes:.2f}/h for {plan.placement.nodes} × {plan.sku.name} in "
                     f"{self.location} (pay-as-you-go retail price)"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kaitoctl.adapters.k8s import STATUS_FIELD_MANAGER, resource_path
 from kaitoctl.core import conditions as cond
 from kaitoctl.core.catalog import Catalog, Sku
-from kaitoctl.core.errors import Interrupted, InvalidInput, KaitoctlError, OperationFailed
+from kaitoctl.core.errors import Declined, Interrupted, InvalidInput, KaitoctlError, OperationFailed
 from kaitoctl.core.manifests import object_ref
 from kaitoctl.core.naming import WORKSPACE_LABEL, ownership_selector
 from kaitoctl.core.plan import TUNING_OUTPUT_DIR, PlacementMode, Plan, build_plan
@@ -391,8 +391,44 @@ def run_workspace(
     if where.aks_target is not None:
         run.pool = pool_preflight(run, where.aks_target, catalog, aks)
         result["pool"] = {"name": plan.placement.pool_name, "action": run.pool.action}
+    ask_consent(run, objects)
 
     return write_and_wait(run, objects, result)
+
+
+# Pool actions that start (or raise) GPU spending: each asks first on a terminal.
+SPENDING_ACTIONS = ("create", "scale", "recreate")
+
+
+def consent_questions(run: Run, objects: list[Obj]) -> list[str]:
+    """What a real run is about to do that costs money or deletes something, one question each."""
+    from kaitoctl.core.manifests import object_ref
+
+    plan, questions = run.plan, []
+    if run.recreating:
+        names = ", ".join(object_ref(o) for o in objects if o["kind"] != "PersistentVolumeClaim")
+        questions.append(
+            f"--recreate deletes workspace {plan.spec.name} in namespace {plan.namespace} ({names}) "
+            f"and creates it again ({'; '.join(run.changes)})"
+        )
+    if run.pool is not None and run.pool.action in SPENDING_ACTIONS:
+        price = run.pool.price_per_hour
+        cost = f"${price:.2f}/h" if price is not None else "cost unknown (no Azure retail price)"
+        verb = {"create": "create", "scale": "scale", "recreate": "delete and re-create"}[run.pool.action]
+        questions.append(
+            f"{verb} AKS agent pool {plan.placement.pool_name}: {plan.placement.nodes} × {plan.sku.name}, {cost}"
+        )
+    return questions
+
+
+def ask_consent(run: Run, objects: list[Obj]) -> None:
+    """Ask before the first write (on a terminal, without -y); a no writes nothing."""
+    confirm = run.opts.confirm
+    if confirm is None:
+        return
+    for question in consent_questions(run, objects):
+        if not confirm(question):
+            raise Declined(question)
 
 
 def write_and_wait(run: Run, objects: list[Obj], result: dict[str, Any]) -> dict[str, Any]:
