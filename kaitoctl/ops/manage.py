@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kaitoctl.adapters.k8s import resource_path
 from kaitoctl.core.errors import InvalidInput, NotFound
-from kaitoctl.core.naming import WORKSPACE_LABEL, ownership_selector
+from kaitoctl.core.naming import WORKSPACE_LABEL, WorkspaceNames, ownership_selector
 from kaitoctl.ops.cluster import WorkspaceRecord, list_records
 from kaitoctl.ops.interfaces import AksApi, KubeApi
 from kaitoctl.ops.options import RunOptions
@@ -90,17 +90,21 @@ _KINDS = (
 
 
 def delete_workspace_objects(
-    kube: KubeApi, namespace: str, name: str, *, keep_adapter_volume: bool = False
+    kube: KubeApi, namespace: str, name: str, *, keep_adapter_volume: bool = False, keep_record: bool = False
 ) -> list[str]:
     """Delete every object kaitoctl created for a workspace, found by its labels. Pods go with their
-    StatefulSet or Job (background propagation). Returns what was deleted."""
+    StatefulSet or Job (background propagation). `keep_record`: leave the workspace record (it names the pool,
+    and goes last). Returns what was deleted."""
     selector = ownership_selector(name)
+    record = WorkspaceNames(name).record
     deleted: list[str] = []
     for api_version, kind in _KINDS:
         if kind == "Pod" or (keep_adapter_volume and kind == "PersistentVolumeClaim"):
             continue
         items, _ = kube.list(resource_path(api_version, kind, namespace), label_selector=selector)
         for item in items:
+            if keep_record and kind == "ConfigMap" and item["metadata"]["name"] == record:
+                continue
             if kube.delete(resource_path(api_version, kind, namespace, item["metadata"]["name"])):
                 deleted.append(f"{kind}/{item['metadata']['name']}")
     return deleted
@@ -171,6 +175,11 @@ def delete_targets(kube: KubeApi, namespace: str, names: list[str], all_: bool) 
     return [DeleteTarget(n, namespace, records.get(n)) for n in names]
 
 
+def _pool_of(target: DeleteTarget) -> str | None:
+    placement = target.record.placement if target.record else None
+    return placement.pool if placement is not None and placement.mode == "pool" and placement.pool else None
+
+
 def delete_workspaces(
     kube: KubeApi,
     targets: list[DeleteTarget],
@@ -181,35 +190,44 @@ def delete_workspaces(
     wait: bool,
     aks: Callable[[AksTarget], AksApi] | None = None,
 ) -> dict[str, Any]:
-    """Delete each workspace's objects (by ownership labels) and its node pool, then wait until they are gone.
-    `aks` stands in for the AKS adapter (tests)."""
+    """Delete each workspace's objects (by ownership labels), then its node pool, then its record, then wait until
+    they are gone. The record goes last: until the pool is released it is what names the pool, so an Azure error
+    or Ctrl-C in between leaves a workspace that `kaitoctl delete NAME` finishes. `aks` stands in for the AKS
+    adapter (tests)."""
+    from kaitoctl.ops.pool import resolve_target
+
+    pooled = [t for t in targets if _pool_of(t) is not None]
+    aks_target = resolve_target(opts, kube) if pooled else None
+    if pooled and aks_target is None:
+        # Refused before anything is deleted: deleting the objects and the record would orphan the pool.
+        pools = ", ".join(f"{t.name} ({_pool_of(t)})" for t in pooled)
+        raise InvalidInput(
+            "--resource-group/--cluster",
+            f"workspace(s) {pools} run on an AKS agent pool kaitoctl created, but no AKS cluster is configured",
+            "pass --resource-group and --cluster (or set AZURE_RESOURCE_GROUP and KAITOCTL_AKS_CLUSTER)",
+        )
     summary: dict[str, Any] = {}
     for target in targets:
         phase = f"delete {target.name}"
         progress.add(phase)
         progress.start(phase, "deleting objects")
-        deleted = delete_workspace_objects(kube, target.namespace, target.name)
+        deleted = delete_workspace_objects(kube, target.namespace, target.name, keep_record=True)
         pool_result = None
-        placement = target.record.placement if target.record else None
-        if placement is not None and placement.mode == "pool" and placement.pool:
-            progress.update(phase, "NodePool", f"releasing agent pool {placement.pool}")
+        pool = _pool_of(target)
+        if pool is not None and aks_target is not None:
+            progress.update(phase, "NodePool", f"releasing agent pool {pool}")
             from kaitoctl.adapters.aks import Aks
-            from kaitoctl.ops.pool import release_pool, resolve_target
+            from kaitoctl.ops.pool import release_pool
 
-            aks_target = resolve_target(opts, kube)
-            if aks_target is None:
-                progress.warn(
-                    f"agent pool {placement.pool} was created by kaitoctl, but no AKS cluster is configured: "
-                    "pass --resource-group and --cluster to delete it"
-                )
-                pool_result = "not reachable"
-            else:
-                pool_result = release_pool(
-                    aks(aks_target) if aks is not None else Aks(aks_target),
-                    placement.pool,
-                    f"{target.namespace}/{target.name}",
-                    keep_pool=keep_pool,
-                )
+            pool_result = release_pool(
+                aks(aks_target) if aks is not None else Aks(aks_target),
+                pool,
+                f"{target.namespace}/{target.name}",
+                keep_pool=keep_pool,
+            )
+        record = WorkspaceNames(target.name).record
+        if kube.delete(resource_path("v1", "ConfigMap", target.namespace, record)):
+            deleted.append(f"ConfigMap/{record}")
         if wait:
             timeout = opts.timeout_s or 300
 

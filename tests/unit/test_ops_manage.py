@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kaitoctl.core.errors import InvalidInput, NotFound
+from kaitoctl.core.errors import CloudError, InvalidInput, NotFound
 from kaitoctl.core.naming import WORKSPACE_LABEL
 from kaitoctl.ops.manage import delete_targets, delete_workspace_objects, delete_workspaces, log_lines, wait_until_gone
 from kaitoctl.ops.options import RunOptions
@@ -98,8 +98,8 @@ def test_delete_removes_objects_then_the_pool_then_waits() -> None:
         ("delete", "/apis/apps/v1/namespaces/default/statefulsets/phi"),
         ("delete", "/api/v1/namespaces/default/services/phi"),
         ("delete", "/api/v1/namespaces/default/services/phi-headless"),
-        ("delete", "/api/v1/namespaces/default/configmaps/phi-workspace"),
         ("begin_delete_pool", pool),
+        ("delete", "/api/v1/namespaces/default/configmaps/phi-workspace"),  # the record goes last (issue 10)
     ]
     assert summary == {
         "phi": {
@@ -130,23 +130,58 @@ def test_delete_keep_pool_scales_it_to_zero() -> None:
     assert aks.pools[pool]["properties"]["count"] == 0
 
 
-def test_delete_without_an_aks_target_warns_and_keeps_the_pool() -> None:
+def test_delete_without_an_aks_target_is_refused_before_anything_is_deleted() -> None:
+    """Deleting the objects and the record but not the pool would lose track of it (issue 10, item 1)."""
     kube, aks, result = deployed(pool=True)
-    reporter = RecordingReporter()
     targets = delete_targets(kube, NS, ["phi"], all_=False)
-    summary = delete_workspaces(
-        kube, targets, RunOptions(), Progress(reporter, []), keep_pool=False, wait=False, aks=lambda _: aks
-    )
+    kube.calls.clear()
     pool = result["plan"]["placement"]["pool"]
-    assert summary["phi"]["pool"] == "not reachable"
-    assert pool in aks.pools
-    assert reporter.messages == [
-        (
-            "warning",
-            f"agent pool {pool} was created by kaitoctl, but no AKS cluster is configured: "
-            "pass --resource-group and --cluster to delete it",
+    with pytest.raises(InvalidInput, match=f"phi \\({pool}\\) run on an AKS agent pool") as refused:
+        delete_workspaces(
+            kube,
+            targets,
+            RunOptions(),
+            Progress(RecordingReporter(), []),
+            keep_pool=False,
+            wait=False,
+            aks=lambda _: aks,
         )
-    ]
+    assert refused.value.hint and "--resource-group and --cluster" in refused.value.hint
+    assert writes(kube.calls) == []
+    assert pool in aks.pools
+
+
+def test_an_azure_error_releasing_the_pool_keeps_the_record() -> None:
+    """The record names the pool: after a failed release, `kaitoctl delete phi` can still find and finish it."""
+    kube, aks, result = deployed(pool=True)
+    targets = delete_targets(kube, NS, ["phi"], all_=False)
+    aks.fail_wait = CloudError("the delete failed", code="InternalServerError")
+    with pytest.raises(CloudError):
+        delete_workspaces(
+            kube,
+            targets,
+            RunOptions(**AZURE),
+            Progress(RecordingReporter(), []),
+            keep_pool=False,
+            wait=False,
+            aks=lambda _: aks,
+        )
+    assert kube.obj("/api/v1/namespaces/default/configmaps/phi-workspace") is not None
+    assert kube.obj("/apis/apps/v1/namespaces/default/statefulsets/phi") is None
+    again = delete_targets(kube, NS, ["phi"], all_=False)
+    assert again[0].record is not None and again[0].record.placement is not None
+    summary = delete_workspaces(
+        kube,
+        again,
+        RunOptions(**AZURE),
+        Progress(RecordingReporter(), []),
+        keep_pool=False,
+        wait=False,
+        aks=lambda _: aks,
+    )
+    assert summary["phi"]["pool"] == "deleted"
+    assert result["plan"]["placement"]["pool"] not in aks.pools
+    assert kube.obj("/api/v1/namespaces/default/configmaps/phi-workspace") is None
 
 
 def test_delete_on_existing_nodes_touches_no_pool() -> None:
