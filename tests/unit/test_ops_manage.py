@@ -16,7 +16,15 @@ from kaitoctl.ops.pool import owner_of
 from kaitoctl.ops.progress import DONE, Progress
 from kaitoctl.ops.run import NODE_POOL, run_workspace
 from tests.unit import helpers
-from tests.unit.fakes import FakeAks, FakeKube, FakePoller, RecordingReporter, gpu_node, statefulset_controller
+from tests.unit.fakes import (
+    FakeAks,
+    FakeKube,
+    FakePoller,
+    RecordingReporter,
+    gpu_node,
+    job_controller,
+    statefulset_controller,
+)
 
 NS = "default"
 AZURE = {"subscription": "sub", "resource_group": "rg", "aks_cluster": "aks"}
@@ -75,6 +83,43 @@ def test_a_pool_run_refused_by_quota_writes_nothing() -> None:
     assert refused.value.code == "QuotaExceeded"
     assert kube.writes() == []
     assert [c for c in aks.calls if c[0].startswith("begin")] == []
+
+
+def test_a_pool_tuning_run_releases_its_pool_on_cleanup() -> None:
+    kube = FakeKube(on_apply=[job_controller])
+    aks = FakeAks(calls=kube.calls)
+
+    def node_joins(poller: FakePoller) -> None:
+        if poller.op == "put" and poller.body is not None:
+            props = poller.body["properties"]
+            kube.put(gpu_node("aks-node-0", instance_type=props["vmSize"], labels=props["nodeLabels"]))
+
+    aks.on_done.append(node_joins)
+    spec = helpers.tune_spec("phi-3", name="tphi", namespace=NS, input_urls=["https://example.com/d.parquet"])
+    opts = RunOptions(no_device_plugin=True, cleanup="on-success", **AZURE)
+    result = run_workspace(spec, opts, helpers.catalog(), RecordingReporter(), kube=kube, aks=lambda _: aks)
+    pool = result["plan"]["placement"]["pool"]
+    assert result["state"] == "Succeeded"
+    assert aks.pools == {}
+    order = [c[:2] for c in kube.calls if c[0] in ("begin_put_pool", "begin_delete_pool", "delete")]
+    assert order == [
+        ("begin_put_pool", pool),
+        ("delete", "/apis/batch/v1/namespaces/default/jobs/tphi"),
+        ("delete", "/api/v1/namespaces/default/configmaps/tphi-params"),
+        ("begin_delete_pool", pool),
+    ]
+
+
+def test_no_wait_leaves_the_pool_operation_running() -> None:
+    kube = FakeKube()
+    aks = FakeAks(calls=kube.calls)
+    reporter = RecordingReporter()
+    spec = helpers.deploy_spec("phi-3", name="phi", namespace=NS)
+    opts = RunOptions(no_device_plugin=True, no_wait=True, **AZURE)
+    result = run_workspace(spec, opts, helpers.catalog(), reporter, kube=kube, aks=lambda _: aks)
+    pool = result["plan"]["placement"]["pool"]
+    assert ("info", f"agent pool {pool}: create continues in Azure") in reporter.messages
+    assert [p["status"] for p in result["phases"]] == ["InProgress", "True", "Skipped", "Skipped", "Skipped"]
 
 
 # ---- delete --------------------------------------------------------------------------------------------------------

@@ -485,3 +485,26 @@ def test_release_follows_a_delete_that_is_already_running() -> None:
     aks.get_pool = get_pool  # type: ignore[method-assign]
     assert release_pool(aks, name, "ns/phi") == "deleted"
     assert [c for c in aks.calls if c[0].startswith("begin")] == []  # no second DELETE (AKS: OperationNotAllowed)
+
+
+def test_the_az_cli_default_subscription(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import json
+
+    from kaitoctl.ops.pool import az_default_subscription
+
+    profile = {"subscriptions": [{"id": "other", "isDefault": False}, {"id": "sub-1", "isDefault": True}]}
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "azureProfile.json").write_text(json.dumps(profile), encoding="utf-8-sig")  # az writes a BOM
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(config))
+    assert az_default_subscription() == "sub-1"
+    home = tmp_path / "home"
+    (home / ".azure").mkdir(parents=True)
+    (home / ".azure" / "azureProfile.json").write_text(json.dumps({"subscriptions": [{"id": "h", "isDefault": True}]}))
+    monkeypatch.delenv("AZURE_CONFIG_DIR")
+    monkeypatch.setenv("HOME", str(home))
+    assert az_default_subscription() == "h"
+    (home / ".azure" / "azureProfile.json").write_text("{not json")
+    assert az_default_subscription() is None
+    (home / ".azure" / "azureProfile.json").write_text(json.dumps({"subscriptions": [{"id": "x"}]}))
+    assert az_default_subscription() is None

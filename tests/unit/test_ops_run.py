@@ -316,6 +316,7 @@ def test_preflight_renders_the_objects() -> None:
 def test_preflight_refuses_nodes_whose_gpus_are_taken() -> None:
     kube = FakeKube()
     kube.put(gpu_pod("other-0", "gpu-1", 1))
+    kube.put(gpu_pod("cpu-only", "gpu-1", 0))  # requests no GPU: not named
     with pytest.raises(InvalidInput) as refused:
         preflight(make_run(deploy(), kube), selector_choice(), helpers.catalog())
     assert refused.value.field == "--label"
@@ -432,6 +433,9 @@ def test_present_references_pass() -> None:
     spec = tune(output_image="r.example/a:1", push_secret="push", model_access_secret="hf")
     objects = preflight(make_run(spec, kube), selector_choice(), helpers.catalog())
     assert [o["kind"] for o in objects] == ["ConfigMap", "ConfigMap", "Job"]
+    kube.put({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "adapters", "namespace": NS}})
+    objects = preflight(make_run(deploy(adapters=["a=pvc:adapters"]), kube), selector_choice(), helpers.catalog())
+    assert [o["kind"] for o in objects][-1] == "StatefulSet"
 
 
 def test_a_user_training_config_decides_the_output_dir() -> None:
@@ -830,6 +834,21 @@ def test_a_blocked_plan_writes_nothing_and_reports_the_plan() -> None:
         run_workspace(spec, RunOptions(no_pool=True, result=result), helpers.catalog(), RecordingReporter(), kube=kube)
     assert "plan" in result
     assert kube.writes() == []
+
+
+def test_spec_blockers_are_raised_before_anything_is_read() -> None:
+    kube = cluster_with_node()
+    kube.calls.clear()
+    with pytest.raises(InvalidInput) as refused:
+        run_workspace(
+            deploy(instance_type="Standard_Bogus_v9"),
+            RunOptions(no_pool=True),
+            helpers.catalog(),
+            RecordingReporter(),
+            kube=kube,
+        )
+    assert refused.value.field == "--instance-type"
+    assert kube.calls == []
 
 
 def test_the_context_namespace_is_used_without_n() -> None:

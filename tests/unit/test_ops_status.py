@@ -273,7 +273,10 @@ def test_choose_model() -> None:
     assert (refused.value.field, refused.value.fix) == ("--model", "served: base, ad1, ad2")
     with pytest.raises(OperationFailed) as empty:
         choose_model([], None, [], None)
-    assert empty.value.reason == "NoModel"
+    assert (empty.value.reason, empty.value.message) == (
+        "NoModel",
+        "the model server lists no models (/v1/models is empty)",
+    )
 
 
 # ---- deploy --from-tuning ------------------------------------------------------------------------------------------

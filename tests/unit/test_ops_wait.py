@@ -538,3 +538,36 @@ def test_run_watches_a_cluster_until_ready() -> None:
     assert outcome == [WaitOutcome()]
     assert waiter.streams.stop_event.is_set()
     assert record(progress, cond.INFERENCE_READY)[0] == DONE
+
+
+def test_a_failing_log_follower_ends_quietly() -> None:
+    class NoLogs(FakeKube):
+        def logs(self, namespace: str, pod: str, **kwargs: Any) -> Any:  # type: ignore[override]
+            raise OperationFailed("cannot read logs")
+
+    waiter, clock, _ = make("tuning", kube=NoLogs())
+    snapshot(waiter, workload=job(active=1), pods=[pod(f"{NAME}-0abcde", phase="Running")])
+    waiter.evaluate(clock())
+    assert waiter.log_thread is not None
+    waiter.log_thread.join(5)
+    assert not waiter.log_thread.is_alive()
+    assert waiter.intake(timeout=0) is False  # nothing was posted
+    assert waiter.step is None
+
+
+def test_a_job_counted_ready_by_its_status_has_no_pod_to_follow_yet() -> None:
+    waiter, clock, progress = make("tuning")
+    snapshot(waiter, workload=job(ready=1), pods=[pod(f"{NAME}-0abcde")])
+    assert waiter.evaluate(clock()).line == ("Training", "the trainer is running")
+    assert record(progress, cond.JOB_STARTED)[0] == DONE
+    assert waiter.log_thread is None
+
+
+def test_resource_ready_stays_done_when_a_node_goes_away() -> None:
+    waiter, clock, progress = make()
+    snapshot(waiter, workload=statefulset(), pods=[pod()])
+    waiter.evaluate(clock())
+    sync(waiter, nodes=[])
+    tick = waiter.evaluate(clock())
+    assert record(progress, cond.RESOURCE_READY)[0] == DONE
+    assert tick.line == ("WorkspaceInferenceStatusPending", "0/1 pod(s) ready")
