@@ -28,11 +28,11 @@ Python API::
         emu.env()               # the env contract for kaitoctl (dict); emu.env(os.environ) for subprocess
         emu.inject(Fault.quota_exceeded())          # also: throttle, server_error, operation_not_allowed,
                                                     # sku_not_available, failed_operation, slow,
-                                                    # expired_token, error
+                                                    # expired_token, error, forbidden, usages_forbidden
         emu.requests(method="PUT", path="agentPools")  # request log: method, path, query, status, user_agent,
                                                        # client_request_id, timestamp, body
         emu.pools()             # {name: ARM JSON}
-        emu.set_quota("standardNCADSA100v4Family", 24, current=0)
+        emu.set_quota("StandardNCADSA100v4Family", 24, current=0)  # any spelling; rows keep Azure's
         emu.set_logged_in(False)  # the fake az answers "Please run 'az login'"
         emu.reset()
 
@@ -40,7 +40,9 @@ Constructor options worth knowing: operation_seconds (wall-clock length of every
 (default 80% of it), quota_mode ("async": PUT 201 then the operation fails; "sync": 400 preflight),
 gpu_family_limit / regional_cores_limit, device_plugin_preinstalled, strict_tokens (accept only the fake az's
 token), list_page_size, latency_s (per ARM answer, default 0.01), node_side_effects (False: the kubeconfig is only
-handed out as credentials), port, state_dir. Real SDK clients for it: clients.sdk_client(emu), compute_client(emu).
+handed out as credentials), pod_subnet (Azure CNI with a pod subnet: nodepool1 has vnetSubnetID/podSubnetID and a
+new pool without a pod subnet is refused), port, state_dir. Quota family names are Azure's own (catalog.GPU_FAMILIES,
+each cited), not presets.yaml's. Real SDK clients for it: clients.sdk_client(emu), compute_client(emu).
 
 Env contract (`emu.env()`, `hack/aks-emulator env`): AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP,
 KAITOCTL_AKS_CLUSTER, KAITOCTL_ARM_ENDPOINT, KAITOCTL_ARM_CA_BUNDLE, KAITOCTL_PRICES_ENDPOINT (append

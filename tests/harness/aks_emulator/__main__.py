@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--quota-mode", choices=["async", "sync"], default="async")
     serve.add_argument("--device-plugin-preinstalled", action="store_true")
     serve.add_argument("--strict-tokens", action="store_true", help="accept only the fake az's token")
+    serve.add_argument("--pod-subnet", action="store_true", help="Azure CNI with a pod subnet (pools need one)")
     args = parser.parse_args(argv)
 
     if args.kubeconfig is not None and not args.kubeconfig.is_file():
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         quota_mode=args.quota_mode,
         device_plugin_preinstalled=args.device_plugin_preinstalled,
         strict_tokens=args.strict_tokens,
+        pod_subnet=args.pod_subnet,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
