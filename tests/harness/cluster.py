@@ -481,6 +481,9 @@ class LocalCluster:
 
     def down(self, *, keep_state: bool = False) -> None:
         """Stop every process of this cluster; remove its state (and etcd data) unless keep_state."""
+        from tests.harness import realnode
+
+        realnode.remove(self)  # the real node, if this cluster has it: nothing of it is left behind
         for comp in reversed(COMPONENTS):
             self._stop(comp)
         self._clients.clear()
@@ -523,6 +526,11 @@ class LocalCluster:
             f"--audit-policy-file={s / 'audit-policy.yaml'}", f"--audit-log-path={self.audit_log}",
             "--audit-log-format=json", "--audit-log-mode=blocking", "--audit-log-maxsize=0",
             "--profiling=false",
+            # The real node's kubelet (tests/harness/realnode.py) accepts this client certificate for logs,
+            # exec and port-forward; kwok's fake kubelet asks for none. Nodes are reached by InternalIP first
+            # (the real node's bridge address), else by Hostname (kwok's "localhost").
+            f"--kubelet-client-certificate={pki / 'admin.crt'}", f"--kubelet-client-key={pki / 'admin.key'}",
+            "--kubelet-preferred-address-types=InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP",
         ]
         if not _has_default_route():
             # Without a default route the apiserver cannot pick an advertise address; a loopback one needs
@@ -1172,8 +1180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     down.add_argument("--keep-state", action="store_true")
     sub.add_parser("env", help="print the exports for a running cluster")
     sub.add_parser("status", help="component pids, health, memory")
-    add = sub.add_parser("add-node", help="add a kwok node: add-node gpu|cpu [options]")
-    add.add_argument("kind", choices=["gpu", "cpu"])
+    add = sub.add_parser("add-node", help="add a node: add-node gpu|cpu|real [options] (real: a kubelet node)")
+    add.add_argument("kind", choices=["gpu", "cpu", "real"])
     add.add_argument("--node-name")
     add.add_argument("--vm-size")
     add.add_argument("--pool")
@@ -1232,7 +1240,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             common["vm_size"] = args.vm_size
         if args.pool:
             common["pool"] = args.pool
-        if args.kind == "gpu":
+        if args.kind == "real":
+            from tests.harness import realnode
+
+            t0 = time.monotonic()
+            try:
+                node = realnode.RealNode.add(cluster, vm_size=args.vm_size or "Standard_NC24ads_A100_v4",
+                                             gpus=args.gpus, name=args.node_name, pool=args.pool or "gpu")
+            except (realnode.RealNodeUnavailable, realnode.RealNodeError, TimeoutError) as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 1
+            print(f"# real node Ready in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+            print(node.name)
+        elif args.kind == "gpu":
             print(cluster.add_gpu_node(args.node_name, gpus=args.gpus, gfd_labels=not args.no_gfd,
                                        device_plugin=not args.no_device_plugin, **common))
         else:
