@@ -75,6 +75,12 @@ def _pods(cluster: LocalCluster, ns: str) -> list[Any]:
     return list(cluster.core().list_namespaced_pod(ns).items)
 
 
+def _jobs(cluster: LocalCluster, ns: str) -> list[Any]:
+    from kubernetes import client
+
+    return list(client.BatchV1Api(cluster.api_client()).list_namespaced_job(ns).items)
+
+
 def _push_secret(cluster: LocalCluster, node: realnode.RealNode, ns: str, name: str = "registry-creds") -> str:
     body = json.dumps(node.docker_config()).encode()
     cluster.core().create_namespaced_secret(ns, {
@@ -253,7 +259,8 @@ def test_interrupted_during_a_real_init_container_then_rerun_converges(
     node.publish_data(f"slow-{ns}.jsonl", RECORDS)
     # The data downloader's curl is still waiting for this answer when kaitoctl is interrupted.
     url = f"https://{realnode.DATA_HOST}:{realnode.DATA_PORT}/slow/25/slow-{ns}.jsonl"
-    args = ["tune", "phi-3", "--method", "qlora", "--node", node.name, "--input-url", url, "-n", ns, "--no-progress"]
+    args = ["tune", "phi-3", "--method", "qlora", "--node", node.name, "--input-url", url, "--cleanup", "never",
+            "-n", ns, "--no-progress"]
     proc = Background(args, env)
 
     def in_init() -> bool:
@@ -265,8 +272,12 @@ def test_interrupted_during_a_real_init_container_then_rerun_converges(
     proc.interrupt()
     interrupted = proc.finish(timeout=60)
     assert interrupted.returncode == 130, interrupted.stderr
+    (job,) = _jobs(cluster, ns)
     again = run([*args, "-o", "json"], env, timeout=400).check().json()
     assert again["state"] == "Succeeded"
+    # The re-run waited for the same Job (its init container was never restarted by kaitoctl) to finish.
+    (after,) = _jobs(cluster, ns)
+    assert after.metadata.uid == job.metadata.uid and after.status.succeeded == 1
     (pod,) = [p for p in _pods(cluster, ns) if p.status.phase == "Succeeded"]
     downloader = next(s for s in pod.status.init_container_statuses if s.name == "data-downloader")
     assert downloader.state.terminated and downloader.state.terminated.exit_code == 0

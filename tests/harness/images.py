@@ -266,12 +266,32 @@ def _rootfs(node: RealNode) -> Rootfs:
     return r
 
 
+def _catalog_images() -> dict[str, str]:
+    """The tool image references kaitoctl renders (presets.yaml defaults), by role, plus the base image."""
+    import yaml
+
+    from tests.harness.nodes import REPO_ROOT
+
+    defaults = yaml.safe_load((REPO_ROOT / "presets.yaml").read_text())["defaults"]
+    refs = {role: _qualified(ref) for role, ref in defaults["images"].items()}
+    refs["base"] = _qualified(defaults["base_image"])
+    return refs
+
+
+def _qualified(ref: str) -> str:
+    """docker.io is the implied registry of a name without one (curlimages/curl:8.11.1)."""
+    first = ref.split("/", 1)[0]
+    return ref if "/" in ref and ("." in first or ":" in first or first == "localhost") else f"docker.io/{ref}"
+
+
 def image_specs(node: RealNode) -> dict[str, tuple[Rootfs, dict[str, Any]]]:
     """ref -> (rootfs, image config). The refs are the ones presets.yaml and the templates render."""
     bins = node.bin_dir
+    refs = _catalog_images()
     specs: dict[str, tuple[Rootfs, dict[str, Any]]] = {}
 
-    # registry.k8s.io/pause: the pod sandbox (containerd's pinned sandbox image; presets.yaml names :latest).
+    # registry.k8s.io/pause: the pod sandbox (containerd's pinned sandbox image; Kaito's pusher Job also runs
+    # :latest).
     pause = Rootfs()
     pause.add_bytes("pause", (bins / "pause").read_bytes(), 0o755)
     for tag in ("3.10.2", "latest"):
@@ -281,7 +301,7 @@ def image_specs(node: RealNode) -> dict[str, tuple[Rootfs, dict[str, Any]]]:
     # Alpine + curl (github.com/curl/curl-container). Here: Debian's curl and busybox sh.
     curl = _rootfs(node)
     curl.add_host("/usr/bin/curl")
-    specs["docker.io/curlimages/curl:latest"] = (curl, {"config": {"Entrypoint": ["/usr/bin/curl"],
+    specs[refs["data_downloader"]] = (curl, {"config": {"Entrypoint": ["/usr/bin/curl"],
                                                                   "Env": [PATH_ENV]}})
 
     # mcr.microsoft.com/aks/skopeo: the adapter/dataset puller (Kaito v0.12.0 pkg/utils/consts.go names the
@@ -291,7 +311,7 @@ def image_specs(node: RealNode) -> dict[str, tuple[Rootfs, dict[str, Any]]]:
     # containers-common's default policy (what the real image ships): accept any image.
     skopeo.add_bytes("etc/containers/policy.json",
                      b'{"default":[{"type":"insecureAcceptAnything"}]}\n')
-    specs["mcr.microsoft.com/aks/skopeo:1.14.4-6"] = (skopeo, {"config": {"Entrypoint": ["/usr/bin/skopeo"],
+    specs[refs["puller"]] = (skopeo, {"config": {"Entrypoint": ["/usr/bin/skopeo"],
                                                                          "Env": [PATH_ENV]}})
 
     # The ORAS CLI images (github.com/oras-project/oras Dockerfile: ENTRYPOINT ["oras"], WORKDIR /workspace):
@@ -299,8 +319,8 @@ def image_specs(node: RealNode) -> dict[str, tuple[Rootfs, dict[str, Any]]]:
     oras = _rootfs(node)
     oras.add_bytes("usr/local/bin/oras", (bins / "oras").read_bytes(), 0o755)
     oras_cfg = {"config": {"Entrypoint": ["oras"], "WorkingDir": "/workspace", "Env": [PATH_ENV]}}
-    specs["mcr.microsoft.com/oss/v2/oras-project/oras:v1.2.3"] = (oras, oras_cfg)
-    specs["ghcr.io/oras-project/oras:v1.2.2"] = (oras, oras_cfg)
+    specs[refs["weights_downloader"]] = (oras, oras_cfg)
+    specs[refs["pusher"]] = (oras, oras_cfg)
 
     # kaito-base: Debian's python3 (+ PyYAML) with the stand-in server, trainer and accelerate launcher at the
     # paths the rendered manifests run (tests/harness/standins/*.py say what each imitates).
@@ -325,7 +345,7 @@ def image_specs(node: RealNode) -> dict[str, tuple[Rootfs, dict[str, Any]]]:
     base.add_bytes("workspace/tfs/fine_tuning.py", (STANDINS / "fine_tuning.py").read_bytes(), 0o755)
     base.add_bytes("workspace/tfs/metrics_server.py", (STANDINS / "metrics_server.py").read_bytes(), 0o755)
     base.add_bytes("usr/local/bin/accelerate", (STANDINS / "accelerate.py").read_bytes(), 0o755)
-    specs["mcr.microsoft.com/aks/kaito/kaito-base:0.5.0"] = (
+    specs[refs["base"]] = (
         base, {"config": {"Env": [PATH_ENV, "PYTHONUNBUFFERED=1"], "WorkingDir": "/workspace"}})
     return specs
 
