@@ -92,7 +92,7 @@ def _push_secret(cluster: LocalCluster, node: realnode.RealNode, ns: str, name: 
 def _private(node: realnode.RealNode) -> Any:
     from tests.harness.images import Registry
 
-    return Registry("private", f"{realnode.GATEWAY}:{realnode.PRIVATE_REGISTRY_PORT}", node.ca,
+    return Registry("private", f"{realnode.PRIVATE_IP}:443", node.ca,
                     auth=(realnode.REGISTRY_USER, node.registry_password))
 
 
@@ -258,7 +258,7 @@ def test_interrupted_during_a_real_init_container_then_rerun_converges(
     cluster, node = real
     node.publish_data(f"slow-{ns}.jsonl", RECORDS)
     # The data downloader's curl is still waiting for this answer when kaitoctl is interrupted.
-    url = f"https://{realnode.DATA_HOST}:{realnode.DATA_PORT}/slow/25/slow-{ns}.jsonl"
+    url = f"https://{realnode.DATA_HOST}/slow/25/slow-{ns}.jsonl"
     args = ["tune", "phi-3", "--method", "qlora", "--node", node.name, "--input-url", url, "--cleanup", "never",
             "-n", ns, "--no-progress"]
     proc = Background(args, env)

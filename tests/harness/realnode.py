@@ -13,10 +13,10 @@ Pieces (binaries from hack/build-node, cached by version):
   * fakegpu, a kubelet device plugin advertising N nvidia.com/gpu devices;
   * two registries (Debian docker-registry, TLS from the real node's CA): a public one, anonymous, that serves
     mcr.microsoft.com, ghcr.io, docker.io and registry.k8s.io references through containerd's hosts.toml (no
-    image is renamed), and a private one with htpasswd auth at PRIVATE_REGISTRY (adapters, dataset images);
+    image is renamed), and a private one with htpasswd auth, PRIVATE_REGISTRY (adapters, dataset images);
   * a DNS server (dnslib) at the bridge address, the kubelet's clusterDNS, answering the registry names and
-    DATA_HOST with the bridge address, so pods reach them by the names kaitoctl renders;
-  * an HTTPS file server at DATA_HOST:DATA_PORT for `tune --input-url`;
+    DATA_HOST with addresses on the bridge, so pods reach them by the names kaitoctl renders and users give;
+  * an HTTPS file server at DATA_HOST for `tune --input-url`;
   * the stand-in images (tests/harness/images.py), built from host files and pushed once (cached by content).
 
 One real node per machine: the kubelet's device-plugin socket path is fixed (/var/lib/kubelet/device-plugins).
@@ -61,12 +61,15 @@ GATEWAY = "10.89.0.1"
 KUBELET_PORT = 10250
 # The names pods resolve to the bridge address (DNS below) and containerd maps to the public registry.
 PUBLIC_REGISTRY_HOSTS = ("mcr.microsoft.com", "ghcr.io", "docker.io", "registry-1.docker.io", "registry.k8s.io")
-PRIVATE_REGISTRY_HOST = "registry.kaito-e2e.test"
-PRIVATE_REGISTRY_PORT = 5000
-PRIVATE_REGISTRY = f"{PRIVATE_REGISTRY_HOST}:{PRIVATE_REGISTRY_PORT}"
-DATA_HOST = "datasets.kaito-e2e.test"
-DATA_PORT = 8443
-DNS_ZONE = (*PUBLIC_REGISTRY_HOSTS, PRIVATE_REGISTRY_HOST, DATA_HOST)
+# Names like a user's (an ACR registry, a blob container), so kaitoctl's checks of user input apply unchanged;
+# only this node's DNS answers them, with addresses on its bridge: nothing leaves the machine.
+PRIVATE_IP = "10.89.0.2"
+PRIVATE_REGISTRY = "kaitoe2e.azurecr.io"
+DATA_IP = "10.89.0.3"
+DATA_HOST = "kaitoe2e.blob.core.windows.net"
+DNS_RECORDS = {**dict.fromkeys(PUBLIC_REGISTRY_HOSTS, GATEWAY), PRIVATE_REGISTRY: PRIVATE_IP, DATA_HOST: DATA_IP}
+DNS_ZONE = tuple(DNS_RECORDS)
+POD_RANGE_START = "10.89.0.10"
 REGISTRY_USER = "kaito-e2e"
 DEVICE_PLUGIN_DIR = Path("/var/lib/kubelet/device-plugins")
 CGROUP_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices", "blkio", "systemd")
@@ -213,8 +216,9 @@ def _bridge_up() -> None:
     if _run("ip", "link", "show", BRIDGE, check=False).returncode != 0:
         _run("ip", "link", "add", BRIDGE, "type", "bridge")
     addrs = _run("ip", "-4", "-o", "addr", "show", "dev", BRIDGE).stdout
-    if f"{GATEWAY}/" not in addrs:
-        _run("ip", "addr", "add", f"{GATEWAY}/{SUBNET.prefixlen}", "dev", BRIDGE)
+    for ip in (GATEWAY, PRIVATE_IP, DATA_IP):
+        if f" {ip}/" not in addrs:
+            _run("ip", "addr", "add", f"{ip}/{SUBNET.prefixlen}", "dev", BRIDGE)
     _run("ip", "link", "set", BRIDGE, "up")
 
 
@@ -248,7 +252,7 @@ class RealNode:
 
     @property
     def data_dir(self) -> Path:
-        """Files here are served at https://DATA_HOST:DATA_PORT/<name> (tune --input-url)."""
+        """Files here are served at https://DATA_HOST/<name> (tune --input-url)."""
         return self.work / "data"
 
     @property
@@ -266,7 +270,7 @@ class RealNode:
         """Serve content over HTTPS; returns the URL a pod (and kaitoctl's URL checks) accepts."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / name).write_bytes(content)
-        return f"https://{DATA_HOST}:{DATA_PORT}/{name}"
+        return f"https://{DATA_HOST}/{name}"
 
     # -- lifecycle --
 
@@ -334,9 +338,9 @@ class RealNode:
         _ensure_pki()
         self._write_registry_config()
         self._spawn("dns", [sys.executable, "-m", "tests.harness.realnode_services", "dns", "--address", GATEWAY,
-                            *[f"--name={n}" for n in DNS_ZONE]])
+                            *[f"--record={n}={ip}" for n, ip in DNS_RECORDS.items()]])
         self._spawn("data", [sys.executable, "-m", "tests.harness.realnode_services", "https", "--address",
-                             GATEWAY, "--port", str(DATA_PORT), "--dir", str(self.data_dir),
+                             DATA_IP, "--port", "443", "--dir", str(self.data_dir),
                              "--cert", str(VAR_ROOT / "pki" / "server.crt"),
                              "--key", str(VAR_ROOT / "pki" / "server.key")])
         self._spawn("registry-public", ["/usr/bin/docker-registry", "serve", str(self.work / "conf" / "public.yml")])
@@ -346,7 +350,7 @@ class RealNode:
         self._spawn("containerd", [str(self.bin_dir / "containerd"), "--config",
                                    str(self.work / "conf" / "containerd.toml")])
         _wait(lambda: (RUN_ROOT / "containerd.sock").exists(), deadline, "containerd socket", self)
-        _wait(lambda: _tcp_open(GATEWAY, 443) and _tcp_open(GATEWAY, PRIVATE_REGISTRY_PORT), deadline,
+        _wait(lambda: _tcp_open(GATEWAY, 443) and _tcp_open(PRIVATE_IP, 443), deadline,
               "the registries", self)
         # Images go in while the kubelet starts (the sandbox image is needed only for the first pod).
         images.publish_all(self)
@@ -425,13 +429,13 @@ class RealNode:
         _run("htpasswd", "-Bbc", str(reg / "htpasswd"), REGISTRY_USER, password)
         pki = VAR_ROOT / "pki"
         for kind, port, storage in (("public", 443, VAR_ROOT / "registry-public"),
-                                    ("private", PRIVATE_REGISTRY_PORT, self.work / "registry" / "private")):
+                                    ("private", 443, self.work / "registry" / "private")):
             conf: dict[str, Any] = {
                 "version": 0.1,
                 "log": {"level": "warn", "accesslog": {"disabled": True}},
                 # The public store outlives the node: the stand-in images are pushed once (cached by content).
                 "storage": {"filesystem": {"rootdirectory": str(storage)}, "delete": {"enabled": True}},
-                "http": {"addr": f"{GATEWAY}:{port}", "tls": {"certificate": str(pki / "server.crt"),
+                "http": {"addr": f"{GATEWAY if kind == 'public' else PRIVATE_IP}:{port}", "tls": {"certificate": str(pki / "server.crt"),
                                                              "key": str(pki / "server.key")}},
             }
             if kind == "private":
@@ -449,7 +453,7 @@ class RealNode:
                 f'  capabilities = ["pull", "resolve"]\n  ca = "{ca}"\n')
         (certs / PRIVATE_REGISTRY).mkdir(parents=True, exist_ok=True)
         (certs / PRIVATE_REGISTRY / "hosts.toml").write_text(
-            f'server = "https://{PRIVATE_REGISTRY}"\n\n[host."https://{GATEWAY}:{PRIVATE_REGISTRY_PORT}"]\n'
+            f'server = "https://{PRIVATE_REGISTRY}"\n\n[host."https://{PRIVATE_IP}"]\n'
             f'  capabilities = ["pull", "resolve"]\n  ca = "{ca}"\n')
         cni_conf = self.work / "cni" / "conf"
         cni_conf.mkdir(parents=True, exist_ok=True)
@@ -459,7 +463,8 @@ class RealNode:
             "plugins": [
                 # No ipMasq and no default route: pods reach only this bridge's addresses.
                 {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False, "hairpinMode": True,
-                 "ipam": {"type": "host-local", "ranges": [[{"subnet": str(SUBNET), "gateway": GATEWAY}]],
+                 "ipam": {"type": "host-local", "ranges": [[{"subnet": str(SUBNET), "gateway": GATEWAY,
+                                                            "rangeStart": POD_RANGE_START}]],
                           "dataDir": str(self.work / "cni" / "ipam")}},
                 {"type": "portmap", "capabilities": {"portMappings": True}},
             ],
@@ -631,14 +636,15 @@ def _ensure_pki() -> None:
               .sign(ca_key, hashes.SHA256()))
         pem_key(ca_key, pki / "ca.key")
         (pki / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    if (pki / "server.crt").exists():
+    names = "\n".join(sorted(DNS_ZONE))
+    if (pki / "server.crt").exists() and (pki / "server.names").exists() and (pki / "server.names").read_text() == names:
         return
     ca_cert = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
     ca_key_loaded = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)
     assert isinstance(ca_key_loaded, ec.EllipticCurvePrivateKey)
     k = ec.generate_private_key(ec.SECP256R1())
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in (*DNS_ZONE, "localhost")]
-    sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in (GATEWAY, "127.0.0.1")]
+    sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in (GATEWAY, PRIVATE_IP, DATA_IP, "127.0.0.1")]
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kaitoctl-realnode-registry")]))
             .issuer_name(ca_cert.subject).public_key(k.public_key()).serial_number(x509.random_serial_number())
@@ -649,6 +655,7 @@ def _ensure_pki() -> None:
             .sign(ca_key_loaded, hashes.SHA256()))
     pem_key(k, pki / "server.key")
     (pki / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (pki / "server.names").write_text(names)
 
 
 def teardown() -> None:

@@ -1,8 +1,8 @@
 """Small servers the real node runs on its bridge address (started by tests/harness/realnode.py):
 
-    python -m tests.harness.realnode_services dns --address IP --name HOST ...
-        the pods' DNS (the kubelet's clusterDNS): A records for the test zone (the registry names and the data
-        host) pointing at IP; NXDOMAIN for everything else, so nothing resolves to the outside.
+    python -m tests.harness.realnode_services dns --address IP --record NAME=IP ...
+        the pods' DNS (the kubelet's clusterDNS) on IP:53: A records for the given names (the registry names and
+        the data host, all on the node's bridge); NXDOMAIN for everything else, so nothing resolves outside.
     python -m tests.harness.realnode_services https --address IP --port N --dir DIR --cert C --key K
         a static HTTPS file server for `tune --input-url` (TLS from the real node's CA); /slow/<s>/<file>
         answers after s seconds.
@@ -19,11 +19,11 @@ import time
 from typing import Any
 
 
-def serve_dns(address: str, names: list[str]) -> None:
+def serve_dns(address: str, records: list[str]) -> None:
     from dnslib import QTYPE, RCODE, RR, A
     from dnslib.server import BaseResolver, DNSServer
 
-    zone = {n.rstrip(".").lower() for n in names}
+    zone = {n.rstrip(".").lower(): ip for n, _, ip in (r.partition("=") for r in records)}
 
     class Resolver(BaseResolver):  # type: ignore[misc]
         def resolve(self, request: Any, handler: Any) -> Any:
@@ -31,7 +31,7 @@ def serve_dns(address: str, names: list[str]) -> None:
             qname = str(request.q.qname).rstrip(".").lower()
             if qname in zone:
                 if request.q.qtype in (QTYPE.A, QTYPE.ANY):
-                    reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(address), ttl=30))
+                    reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(zone[qname]), ttl=30))
                 # AAAA and others: an empty answer (NOERROR), so clients fall back to the A record.
             else:
                 reply.header.rcode = RCODE.NXDOMAIN
@@ -73,7 +73,7 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("dns")
     d.add_argument("--address", required=True)
-    d.add_argument("--name", action="append", default=[])
+    d.add_argument("--record", action="append", default=[], help="NAME=IPv4 (repeatable)")
     h = sub.add_parser("https")
     h.add_argument("--address", required=True)
     h.add_argument("--port", type=int, required=True)
@@ -82,7 +82,7 @@ def main() -> None:
     h.add_argument("--key", required=True)
     args = ap.parse_args()
     if args.cmd == "dns":
-        serve_dns(args.address, args.name)
+        serve_dns(args.address, args.record)
     else:
         serve_https(args.address, args.port, args.dir, args.cert, args.key)
 
