@@ -29,10 +29,11 @@ from kaitoctl.core.naming import (
     RECORD_KIND_LABEL,
     SPEC_ANNOTATION,
     WORKSPACE_LABEL,
+    WorkspaceNames,
 )
 from kaitoctl.core.plan import ADAPTER_PVC_SIZE, TUNING_OUTPUT_DIR, Plan
 from kaitoctl.core.sizing import readiness_timeout_s
-from kaitoctl.core.spec import ANNOTATION_ENABLE_LB
+from kaitoctl.core.spec import ANNOTATION_ENABLE_LB, Inference
 
 # YAML (1.1, as PyYAML reads it) treats these as line breaks or refuses them: escape them inside scalars.
 _NEEDS_ESCAPE = re.compile("[^\x09\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -221,21 +222,59 @@ def _inference_context(plan: Plan, catalog: Catalog) -> dict[str, Any]:
     spec = plan.spec
     inf = spec.inference
     assert inf is not None
-    names = plan.names
     runtime = plan.runtime or "vllm"
     nodes = plan.placement.nodes
     multi_node = nodes > 1
-    inference_config = inf.config
-    generated_config = None
-    if inf.max_model_len is not None:
-        inference_config = names.inference_config
-        generated_config = yaml.safe_dump(
-            {"vllm": {"cpu-offload-gb": 0, "max-model-len": inf.max_model_len}},
-            sort_keys=False,
-            default_flow_style=False,
-        )
+    inference_config, generated_config = _inference_config(inf, plan.names)
     use_config = runtime == "vllm" and inference_config is not None
+    image_adapters, volume_adapters = _adapter_contexts(inf, spec.image_pull_secrets)
+    leader = f"{plan.names.first_pod}.{plan.names.headless_service}.{plan.namespace}.svc.cluster.local"
+    command, args = _inference_command(plan, runtime, multi_node, use_config)
+    timeout = readiness_timeout_s(plan.preset.weights_gib)
+    pull_secrets = list(
+        dict.fromkeys([*spec.image_pull_secrets, *(s for a in inf.adapters for s in a.image_pull_secrets)])
+    )
+    return {
+        "runtime": runtime,
+        "nodes": nodes,
+        "multi_node": multi_node,
+        "leader_address": leader,
+        "image": spec.image or catalog.defaults.base_image,
+        "puller_image": catalog.defaults.images["puller"],
+        "puller_script": script("pull-image-data.sh"),
+        "command": command,
+        "args": args,
+        "env": _inference_env(plan, runtime, leader),
+        "gpus": str(plan.sku.gpus),
+        "startup_failure_threshold": math.ceil(timeout / 10),
+        "startup_timeout": STARTUP_PROBE_TIMEOUT_S,
+        "service_type": "LoadBalancer"
+        if spec.annotations.get(ANNOTATION_ENABLE_LB, "").lower() == "true"
+        else "ClusterIP",
+        "image_adapters": image_adapters,
+        "volume_adapters": volume_adapters,
+        "config_map": inference_config if use_config else None,
+        "generated_config": generated_config if use_config else None,
+        "image_pull_secrets": pull_secrets,
+    }
 
+
+def _inference_config(inf: Inference, names: WorkspaceNames) -> tuple[str | None, str | None]:
+    """The inference ConfigMap's name, and its text when kaitoctl generates it (--max-model-len)."""
+    if inf.max_model_len is None:
+        return inf.config, None
+    generated = yaml.safe_dump(
+        {"vllm": {"cpu-offload-gb": 0, "max-model-len": inf.max_model_len}},
+        sort_keys=False,
+        default_flow_style=False,
+    )
+    return names.inference_config, generated
+
+
+def _adapter_contexts(
+    inf: Inference, workspace_secrets: tuple[str, ...]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Adapters pulled from images (an init container each) and adapters mounted from volumes."""
     image_adapters = []
     volume_adapters = []
     for adapter in inf.adapters:
@@ -243,7 +282,7 @@ def _inference_context(plan: Plan, catalog: Catalog) -> dict[str, Any]:
             # The puller (skopeo) reads registry credentials only from its mounted auth directory, never from the
             # pod's imagePullSecrets: an adapter without secrets of its own (given by --adapter with
             # --image-pull-secret) gets the workspace's. skopeo tries anonymous access first, then each file.
-            secrets = list(adapter.image_pull_secrets or spec.image_pull_secrets)
+            secrets = list(adapter.image_pull_secrets or workspace_secrets)
             image_adapters.append(
                 {
                     "name": adapter.name,
@@ -264,7 +303,13 @@ def _inference_context(plan: Plan, catalog: Catalog) -> dict[str, Any]:
                     "mount": f"/mnt/adapter/{adapter.name}",
                 }
             )
+    return image_adapters, volume_adapters
 
+
+def _inference_env(plan: Plan, runtime: str, leader: str) -> list[dict[str, Any]]:
+    """vLLM's switches, the HF token, adapter strengths, and the multi-node rendezvous."""
+    spec = plan.spec
+    assert spec.inference is not None
     env: list[dict[str, Any]] = []
     if runtime == "vllm":
         env += [{"name": "VLLM_USE_FLASHINFER_SAMPLER", "value": "0"}, {"name": "VLLM_USE_DEEP_GEMM", "value": "0"}]
@@ -275,58 +320,30 @@ def _inference_context(plan: Plan, catalog: Catalog) -> dict[str, Any]:
                 "valueFrom": {"secretKeyRef": {"name": spec.model_access_secret, "key": "HF_TOKEN", "optional": True}},
             }
         )
-    for adapter in inf.adapters:
+    for adapter in spec.inference.adapters:
         if adapter.strength is not None:
             env.append({"name": adapter.name, "value": adapter.strength})
-    leader = f"{names.first_pod}.{names.headless_service}.{plan.namespace}.svc.cluster.local"
-    if multi_node:
+    if plan.placement.nodes > 1:
         env += [
             {
                 "name": "POD_INDEX",
                 "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['apps.kubernetes.io/pod-index']"}},
             },
-            {"name": "RAY_CLUSTER_SIZE", "value": str(nodes)},
+            {"name": "RAY_CLUSTER_SIZE", "value": str(plan.placement.nodes)},
             {"name": "LEADER_ADDRESS", "value": leader},
         ]
+    return env
 
-    if runtime == "vllm":
-        args = _vllm_args(plan, adapters=bool(inf.adapters), config_file=use_config)
-        if multi_node:
-            command = ["/bin/sh", "-c", script("vllm-multi-node.sh"), "vllm-multi-node"]
-        else:
-            command = ["python3", "/workspace/vllm/inference_api.py"]
-    else:
-        command = ["accelerate", "launch"]
-        args = _transformers_args(plan)
 
-    weights = plan.preset.weights_gib
-    timeout = readiness_timeout_s(weights)
-    pull_secrets = list(
-        dict.fromkeys([*spec.image_pull_secrets, *(s for a in inf.adapters for s in a.image_pull_secrets)])
-    )
-    return {
-        "runtime": runtime,
-        "nodes": nodes,
-        "multi_node": multi_node,
-        "leader_address": leader,
-        "image": spec.image or catalog.defaults.base_image,
-        "puller_image": catalog.defaults.images["puller"],
-        "puller_script": script("pull-image-data.sh"),
-        "command": command,
-        "args": args,
-        "env": env,
-        "gpus": str(plan.sku.gpus),
-        "startup_failure_threshold": math.ceil(timeout / 10),
-        "startup_timeout": STARTUP_PROBE_TIMEOUT_S,
-        "service_type": "LoadBalancer"
-        if spec.annotations.get(ANNOTATION_ENABLE_LB, "").lower() == "true"
-        else "ClusterIP",
-        "image_adapters": image_adapters,
-        "volume_adapters": volume_adapters,
-        "config_map": inference_config if use_config else None,
-        "generated_config": generated_config if use_config else None,
-        "image_pull_secrets": pull_secrets,
-    }
+def _inference_command(plan: Plan, runtime: str, multi_node: bool, use_config: bool) -> tuple[list[str], list[str]]:
+    """The server's command and arguments: vLLM (one node, or Ray across nodes) or transformers."""
+    if runtime != "vllm":
+        return ["accelerate", "launch"], _transformers_args(plan)
+    assert plan.spec.inference is not None
+    args = _vllm_args(plan, adapters=bool(plan.spec.inference.adapters), config_file=use_config)
+    if multi_node:
+        return ["/bin/sh", "-c", script("vllm-multi-node.sh"), "vllm-multi-node"], args
+    return ["python3", "/workspace/vllm/inference_api.py"], args
 
 
 def _training_config(quantization: dict[str, Any]) -> dict[str, Any]:
