@@ -126,7 +126,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (CI cancelling a job) stops at the same safe points as Ctrl-C
+
+
+def handle_sigterm() -> None:
+    """SIGTERM is handled like Ctrl-C: the run stops where it is, -o json still prints its one object (exit 130),
+    and a re-run converges."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
+
+
 def main() -> None:
+    handle_sigterm()
     args = sys.argv[1:]
     verb = verb_of(args)
     build_app(verb, stand_ins=verb is None)(args=args, prog_name="kaitoctl")

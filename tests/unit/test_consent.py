@@ -111,3 +111,35 @@ def test_terminal_confirm_reads_the_answer(
     assert terminal_confirm(RecordingReporter())("create AKS agent pool kc1: 1 × X, $1.00/h\x1b[2J") is proceeds
     err = capsys.readouterr().err
     assert err.endswith("Proceed? [y/N] ") and "\x1b" not in err
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path) -> None:
+    """Issue 10 item 7: a SIGTERM in the middle of a run exits 130 with the -o json object, like Ctrl-C."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "term.py"
+    script.write_text(
+        "import os, signal, sys, time\n"
+        "from kaitoctl.cli.app import handle_sigterm\n"
+        "from kaitoctl.cli.output import reporting\n"
+        "handle_sigterm()\n"
+        "result = {'workspace': 'w'}\n"
+        "import typer\n"
+        "try:\n"
+        "    with reporting(result):\n"
+        "        print('ready', file=sys.stderr, flush=True)\n"
+        "        time.sleep(30)\n"
+        "except typer.Exit as e:\n"
+        "    sys.exit(e.exit_code)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    assert proc.stderr.readline().strip() == "ready"
+    os.kill(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert json.loads(out)["error"]["exitCode"] == 130
+    assert "interrupted" in err and "Traceback" not in err
