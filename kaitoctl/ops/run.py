@@ -439,6 +439,7 @@ def write_and_wait(run: Run, objects: list[Obj], result: dict[str, Any]) -> dict
         namespace_exists = server_dry_run(run, objects)
         make_room(run, namespace_exists)
         waiter = Waiter(run.kube, wait_target(run), progress)
+        record_first(run, objects)
         provision(run, waiter)
         result["objects"] = apply_objects(run, objects)
         if run.opts.no_wait:
@@ -530,7 +531,34 @@ def preflight(run: Run, where: PlacementChoice, catalog: Catalog) -> list[Obj]:
     if where.mode != "pool":
         _check_node_capacity(run.kube, run.plan, where.ready_nodes, where.mode)
     output_dir = _check_references(run.kube, run.plan)
-    return render_plan(run.plan, catalog, tuning_output_dir=output_dir)
+    objects = render_plan(run.plan, catalog, tuning_output_dir=output_dir)
+    check_ownership(run.kube, run.plan, objects, adopt=run.opts.adopt)
+    return objects
+
+
+def check_ownership(kube: KubeApi, plan: Plan, objects: list[Obj], *, adopt: bool) -> None:
+    """Server-side apply would take over an existing object of the same name (and `delete` would then delete
+    it): an object that exists without kaitoctl's labels for this workspace is refused unless --adopt."""
+    from kaitoctl.adapters.k8s import object_path
+    from kaitoctl.core.manifests import object_ref
+    from kaitoctl.core.naming import MANAGED_BY, MANAGED_BY_LABEL, WORKSPACE_LABEL
+
+    foreign = []
+    for obj in objects:
+        current = kube.get(object_path(obj))
+        if current is None:
+            continue
+        labels = (current.get("metadata") or {}).get("labels") or {}
+        if labels.get(MANAGED_BY_LABEL) != MANAGED_BY or labels.get(WORKSPACE_LABEL) != plan.spec.name:
+            owner = labels.get(WORKSPACE_LABEL) if labels.get(MANAGED_BY_LABEL) == MANAGED_BY else None
+            foreign.append(object_ref(obj) + (f" (kaitoctl workspace {owner})" if owner else ""))
+    if foreign and not adopt:
+        raise InvalidInput(
+            "--name",
+            f"{', '.join(foreign)} already exist(s) in namespace {plan.namespace} and kaitoctl did not create "
+            f"it for workspace {plan.spec.name}",
+            "choose another --name, or re-run with --adopt to let kaitoctl manage (and later delete) it",
+        )
 
 
 def pool_preflight(
@@ -587,6 +615,16 @@ def wait_target(run: Run) -> WaitTarget:
         phase_timeouts=_phase_timeouts(plan),
         deadline=(run.started + run.opts.timeout_s) if run.opts.timeout_s else None,
     )
+
+
+def record_first(run: Run, objects: list[Obj]) -> None:
+    """Before the first Azure write the workspace record exists and names the pool (its placement annotation), so
+    every pool kaitoctl starts can be found and released by `kaitoctl delete NAME`, even if the run dies next."""
+    if run.pool is None:
+        return
+    for obj in objects:
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == run.plan.names.record:
+            run.kube.apply(obj)
 
 
 def provision(run: Run, waiter: Waiter) -> None:

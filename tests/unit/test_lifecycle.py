@@ -1,0 +1,77 @@
+"""Never touch a foreign object (issue 10, item 4): a run refuses to take over an object it did not create."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kaitoctl.core.errors import InvalidInput
+from kaitoctl.ops.options import RunOptions
+from kaitoctl.ops.run import run_workspace
+from tests.unit import helpers
+from tests.unit.fakes import FakeKube, RecordingReporter, gpu_node, statefulset_controller
+
+NS = "default"
+
+
+def setup(*foreign: dict[str, Any]) -> FakeKube:
+    kube = FakeKube(on_apply=[statefulset_controller])
+    kube.put(gpu_node("gpu-1", labels={"apps": "phi"}))
+    for obj in foreign:
+        kube.put(obj)
+    return kube
+
+
+def service(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    meta = {"name": name, "namespace": NS, "labels": labels or {"app": "theirs"}}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": {"ports": [{"port": 80}]}}
+
+
+def deploy(kube: FakeKube, **opts: Any) -> dict[str, Any]:
+    spec = helpers.deploy_spec("phi-3", name="phi", namespace=NS, labels=["apps=phi"])
+    return run_workspace(spec, RunOptions(no_pool=True, **opts), helpers.catalog(), RecordingReporter(), kube=kube)
+
+
+@pytest.mark.parametrize(
+    ("labels", "owner"),
+    [(None, ""), ({"app.kubernetes.io/managed-by": "kaitoctl", "kaitoctl.io/workspace": "other"}, "other")],
+    ids=["foreign", "another-workspace"],
+)
+def test_an_existing_object_kaitoctl_did_not_create_is_refused(labels: dict[str, str] | None, owner: str) -> None:
+    kube = setup(service("phi", labels))
+    with pytest.raises(InvalidInput, match="Service/phi") as refused:
+        deploy(kube)
+    assert "--adopt" in (refused.value.hint or "")
+    if owner:
+        assert f"kaitoctl workspace {owner}" in refused.value.message
+    assert kube.writes() == []
+    assert kube.obj(f"/api/v1/namespaces/{NS}/services/phi")["metadata"]["labels"] == (labels or {"app": "theirs"})
+
+
+def test_adopt_takes_it_over() -> None:
+    kube = setup(service("phi"))
+    result = deploy(kube, adopt=True)
+    assert result["state"] == "Ready"
+    labels = kube.obj(f"/api/v1/namespaces/{NS}/services/phi")["metadata"]["labels"]
+    assert labels["kaitoctl.io/workspace"] == "phi"
+
+
+def test_a_re_run_of_its_own_objects_is_not_refused() -> None:
+    kube = setup()
+    deploy(kube)
+    assert deploy(kube)["state"] == "Ready"
+
+
+def test_the_record_exists_before_the_first_azure_write() -> None:
+    """Issue 10 item 3: in a new namespace (no server-side dry run) the pool PUT used to start before any record."""
+    from tests.unit.test_ops_manage import deployed
+
+    kube, _aks, result = deployed(pool=True)
+    put = next(i for i, c in enumerate(kube.calls) if c[0] == "begin_put_pool")
+    record_writes = [
+        i for i, c in enumerate(kube.calls) if c[0] == "apply" and "phi-workspace" in str(c) and "dry" not in str(c)
+    ]
+    assert record_writes and record_writes[0] < put, kube.calls[: put + 1]
+    record = kube.obj(f"/api/v1/namespaces/{NS}/configmaps/phi-workspace")
+    assert result["plan"]["placement"]["pool"] in record["metadata"]["annotations"]["kaitoctl.io/placement"]
