@@ -292,11 +292,11 @@ def test_reserved_node_label_is_refused_before_any_write(
     assert emu.requests(method="PUT") == [] and objects_in(cluster, namespace) == {}
 
 
-def _interrupted_delete(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> str:
+def _interrupted_delete(cluster: Any, namespace: str, emu: Any, env: dict[str, str], seconds: float = 6.0) -> str:
     """deploy, then Ctrl-C a `kaitoctl delete` while Azure is deleting the pool; returns the pool's name."""
     run(["deploy", "phi-3", "-n", namespace], env, timeout=120).check()
     name = pool_name(namespace, "phi-3-mini-128k-instruct")
-    emu.inject(Fault.slow(6.0, method="DELETE"))
+    emu.inject(Fault.slow(seconds, method="DELETE"))
     proc = Background(["delete", "phi-3-mini-128k-instruct", "-n", namespace, "-y", "--no-progress"], env)
     wait_until(
         lambda: emu.pools().get(name, {}).get("properties", {}).get("provisioningState") == "Deleting",
@@ -319,3 +319,16 @@ def test_deploy_after_an_interrupted_delete_waits_for_it_then_creates(
     assert _pool_props(emu, name)["provisioningState"] == "Succeeded" and len(_nodes_of(cluster, name)) == 1
     writes = [r["method"] for r in emu.requests(path=f"agentPools/{name}$") if r["method"] in ("PUT", "DELETE")]
     assert writes == ["PUT", "DELETE", "PUT"]
+
+
+def test_delete_after_an_interrupted_delete_follows_the_running_one(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
+    # The workspace record goes last, so a re-run delete finds the pool Deleting: it follows that delete (a second
+    # DELETE would be refused with OperationNotAllowed while one runs).
+    # Long enough that the Azure delete is still running when the re-run reaches the pool.
+    name = _interrupted_delete(cluster, namespace, emu, env, seconds=20.0)
+    run(["delete", "phi-3-mini-128k-instruct", "-n", namespace, "-y"], env, timeout=120).check()
+    assert name not in emu.pools() and _nodes_of(cluster, name) == []
+    assert [r["status"] for r in emu.requests(method="DELETE", path=f"agentPools/{name}$")] == [202]
+    assert objects_in(cluster, namespace) == {}
