@@ -89,7 +89,9 @@ def script(name: str) -> str:
 
 def render_template(name: str, **context: Any) -> list[dict[str, Any]]:
     text = _environment().get_template(name).render(**context)
-    return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    # The C parser when PyYAML has it: the same safe constructors, a tenth of the time.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return [doc for doc in yaml.load_all(text, Loader=loader) if doc is not None]
 
 
 def k8s_name(*parts: str, limit: int = 63) -> str:
