@@ -33,6 +33,11 @@ def _rows(statuses: list[Any], all_namespaces: bool) -> list[list[str]]:
     return rows
 
 
+def _shown(s: Any) -> tuple[Any, ...]:
+    """What a row shows except AGE, plus the state (the reason printed for one workspace follows it)."""
+    return (*_rows([s], False)[0][:-1], s.state)
+
+
 def status(
     name: Annotated[str | None, typer.Argument(help="Workspace name (default: all in the namespace).")] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="All namespaces.")] = False,
@@ -88,9 +93,20 @@ def status(
         if watch:
             from kaitoctl.ops.status import watch_statuses
 
-            previous = {s.name: _rows([s], all_namespaces) for s in statuses}
+            # A row is printed again when what it shows changed (AGE aside, like `kubectl get -w`). Statuses the
+            # watch did not recompute are the same objects: skipped without formatting them.
+            previous = {(s.namespace, s.name): (s, _shown(s)) for s in statuses}
             for current in watch_statuses(kube, ns, name):
-                changed = [s for s in current if previous.get(s.name) != _rows([s], all_namespaces)]
-                previous = {s.name: _rows([s], all_namespaces) for s in current}
+                changed, now = [], {}
+                for s in current:
+                    key = (s.namespace, s.name)
+                    old = previous.get(key)
+                    if old is not None and old[0] is s:
+                        now[key] = old
+                        continue
+                    now[key] = (s, _shown(s))
+                    if old is None or old[1] != now[key][1]:
+                        changed.append(s)
+                previous = now
                 if changed:
                     show(changed, False)

@@ -133,6 +133,45 @@ def compute_status(
     return WorkspaceStatus(record, conditions, state, diagnosis, mine)
 
 
+class NodeIndex:
+    """Nodes by name and by label, so each workspace's ResourceReady looks at its own candidates only (status over
+    many workspaces would otherwise scan every node once per workspace)."""
+
+    def __init__(self, nodes: list[dict[str, Any]]) -> None:
+        self.nodes = nodes
+        self.by_name: dict[str, dict[str, Any]] = {}
+        self.by_label: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for node in nodes:
+            meta = node.get("metadata", {})
+            self.by_name[str(meta.get("name"))] = node
+            for key, value in (meta.get("labels") or {}).items():
+                self.by_label.setdefault((key, value), []).append(node)
+
+    def candidates(self, placement: cond.PlacementInfo) -> list[dict[str, Any]]:
+        if placement.mode == "nodes":
+            return [self.by_name[n] for n in placement.node_names if n in self.by_name]
+        if not placement.selector:
+            return self.nodes
+        narrowest = min((self.by_label.get(item, []) for item in placement.selector.items()), key=len)
+        return [n for n in narrowest if placement.matches(n)]
+
+
+def _ws_key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata", {})
+    return str(meta.get("namespace", "")), str((meta.get("labels") or {}).get(WORKSPACE_LABEL, ""))
+
+
+def _by_workspace(pods: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for pod in pods:
+        grouped.setdefault(_ws_key(pod), []).append(pod)
+    return grouped
+
+
+def _workloads(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {f"{o['metadata'].get('namespace')}/{o['metadata']['name']}": o for o in items}
+
+
 def collect(
     kube: KubeApi, namespace: str | None, name: str | None = None, broken: list[BrokenRecord] | None = None
 ) -> list[WorkspaceStatus]:
@@ -146,30 +185,105 @@ def collect(
     if not records:
         return []
     selector = ownership_selector()
-    workloads: dict[str, dict[str, Any]] = {}
+    items: list[dict[str, Any]] = []
     for api_version, kind in (("apps/v1", "StatefulSet"), ("batch/v1", "Job")):
-        items, _ = kube.list(resource_path(api_version, kind, namespace), label_selector=selector)
-        for item in items:
-            meta = item["metadata"]
-            workloads[f"{meta.get('namespace')}/{meta['name']}"] = item
-    pods, _ = kube.list(resource_path("v1", "Pod", namespace), label_selector=selector)
-    nodes, _ = kube.list(resource_path("v1", "Node"))
-    by_ns: dict[str, list[dict[str, Any]]] = {}
-    for pod in pods:
-        by_ns.setdefault(pod["metadata"].get("namespace", ""), []).append(pod)
+        items += kube.list(resource_path(api_version, kind, namespace), label_selector=selector)[0]
+    workloads = _workloads(items)
+    pods = _by_workspace(kube.list(resource_path("v1", "Pod", namespace), label_selector=selector)[0])
+    nodes = NodeIndex(kube.list(resource_path("v1", "Node"))[0])
     statuses: list[WorkspaceStatus] = []
     for record in records:
-        try:
-            statuses.append(compute_status(record, workloads, by_ns.get(record.namespace, []), nodes))
-        except (KeyError, ValueError, TypeError, AttributeError, AssertionError) as exc:
-            if broken is not None:
-                broken.append(BrokenRecord(record.name, record.namespace, f"unreadable ({type(exc).__name__})"))
+        status = _status_or_broken(record, workloads, pods.get((record.namespace, record.name), []), nodes, broken)
+        if status is not None:
+            statuses.append(status)
     return statuses
 
 
+def _status_or_broken(
+    record: WorkspaceRecord,
+    workloads: dict[str, dict[str, Any]],
+    pods: list[dict[str, Any]],
+    nodes: NodeIndex,
+    broken: list[BrokenRecord] | None,
+) -> WorkspaceStatus | None:
+    """A record that parses but cannot be evaluated is reported as broken; the others are still listed."""
+    try:
+        return _status(record, workloads, pods, nodes)
+    except (KeyError, ValueError, TypeError, AttributeError, AssertionError) as exc:
+        if broken is not None:
+            broken.append(BrokenRecord(record.name, record.namespace, f"unreadable ({type(exc).__name__})"))
+        return None
+
+
+def _status(
+    record: WorkspaceRecord,
+    workloads: dict[str, dict[str, Any]],
+    pods: list[dict[str, Any]],
+    nodes: NodeIndex,
+) -> WorkspaceStatus:
+    candidates = nodes.candidates(record.placement) if record.placement is not None else []
+    return compute_status(record, workloads, pods, candidates)
+
+
+def _version(obj: dict[str, Any] | None) -> str:
+    return "" if obj is None else str(obj.get("metadata", {}).get("resourceVersion", ""))
+
+
+class StatusView:
+    """Statuses kept current from a watch cache. A change recomputes only the workspaces whose record, workload,
+    pods or candidate nodes changed (by resourceVersion), so a redraw over a thousand workspaces stays cheap."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self._records: dict[str, tuple[str, WorkspaceRecord | None]] = {}  # cache key -> (resourceVersion, parsed)
+        self._memo: dict[tuple[str, str], tuple[tuple[Any, ...], WorkspaceStatus]] = {}
+        self._nodes_version: tuple[str, ...] | None = None
+        self._nodes = NodeIndex([])
+
+    def update(
+        self,
+        records: dict[str, dict[str, Any]],
+        workloads: list[dict[str, Any]],
+        pods: list[dict[str, Any]],
+        nodes: list[dict[str, Any]],
+    ) -> list[WorkspaceStatus]:
+        from kaitoctl.ops.cluster import parse_record
+
+        parsed: dict[str, tuple[str, WorkspaceRecord | None]] = {}
+        for cache_key, obj in records.items():
+            version = _version(obj)
+            known = self._records.get(cache_key)
+            parsed[cache_key] = known if known is not None and known[0] == version else (version, parse_record(obj))
+        self._records = parsed
+        nodes_version = tuple(_version(n) for n in nodes)
+        if nodes_version != self._nodes_version:
+            self._nodes_version, self._nodes = nodes_version, NodeIndex(nodes)
+        by_name = _workloads(workloads)
+        by_ws = _by_workspace(pods)
+        memo: dict[tuple[str, str], tuple[tuple[Any, ...], WorkspaceStatus]] = {}
+        out = []
+        for version, record in parsed.values():
+            if record is None or (self.name is not None and record.name != self.name):
+                continue
+            ws = (record.namespace, record.name)
+            mine = by_ws.get(ws, [])
+            workload = by_name.get(f"{record.namespace}/{record.name}")
+            inputs = (version, _version(workload), tuple(_version(p) for p in mine), self._nodes_version)
+            known_status = self._memo.get(ws)
+            if known_status is not None and known_status[0] == inputs:
+                status: WorkspaceStatus | None = known_status[1]
+            else:
+                status = _status_or_broken(record, by_name, mine, self._nodes, None)
+            if status is None:
+                continue
+            memo[ws] = (inputs, status)
+            out.append(status)
+        self._memo = memo
+        return sorted(out, key=lambda s: (s.namespace, s.name))
+
+
 def watch_statuses(kube: KubeApi, namespace: str | None, name: str | None) -> Iterator[list[WorkspaceStatus]]:
-    """Recompute on every change of the records, workloads, pods or nodes (watches, not polling)."""
-    from kaitoctl.ops.cluster import parse_record
+    """Recompute on every change of the records, workloads, pods or nodes: one watch per kind, not per workspace."""
     from kaitoctl.ops.watch import Cache, Streams, StreamSpec, drain
 
     selector = ownership_selector()
@@ -186,23 +300,17 @@ def watch_statuses(kube: KubeApi, namespace: str | None, name: str | None) -> It
     ]
     streams = Streams(kube, specs).start()
     cache = Cache()
+    view = StatusView(name)
     try:
         while True:
             drain(streams, cache, timeout=3600)
             if len(cache.synced) < len(specs):
                 continue
-            records = [r for r in map(parse_record, cache.items("records")) if r is not None]
-            if name is not None:
-                records = [r for r in records if r.name == name]
-            workloads = {
-                f"{o['metadata'].get('namespace')}/{o['metadata']['name']}": o
-                for o in cache.items("sts") + cache.items("jobs")
-            }
-            pods = cache.items("pods")
-            nodes = cache.items("nodes")
-            yield [
-                compute_status(r, workloads, [p for p in pods if p["metadata"].get("namespace") == r.namespace], nodes)
-                for r in sorted(records, key=lambda r: (r.namespace, r.name))
-            ]
+            yield view.update(
+                cache.objects.get("records", {}),
+                cache.items("sts") + cache.items("jobs"),
+                cache.items("pods"),
+                cache.items("nodes"),
+            )
     finally:
         streams.stop()
