@@ -20,8 +20,8 @@ from kaitoctl.core import conditions as cond
 from kaitoctl.core.catalog import Catalog, Sku
 from kaitoctl.core.errors import Declined, Interrupted, InvalidInput, KaitoctlError, OperationFailed
 from kaitoctl.core.manifests import object_ref
-from kaitoctl.core.naming import WORKSPACE_LABEL, ownership_selector
-from kaitoctl.core.plan import TUNING_OUTPUT_DIR, PlacementMode, Plan, build_plan
+from kaitoctl.core.naming import WORKSPACE_LABEL, WorkspaceNames, ownership_selector
+from kaitoctl.core.plan import DEFAULT_NAMESPACE, TUNING_OUTPUT_DIR, PlacementMode, Plan, build_plan
 from kaitoctl.core.render import render_plan
 from kaitoctl.core.sizing import readiness_timeout_s
 from kaitoctl.core.spec import WorkspaceSpec
@@ -372,13 +372,22 @@ def run_workspace(
 
     # -- plan: where the pods go decides which GPU config the plan sizes against
     _raise_first(validate_spec(spec, catalog).blockers)
-    where = resolve_placement(spec, opts, kube, catalog)
-    plan = plan_for(spec, opts, catalog, where)
-    result["plan"] = plan.summary()
-    _raise_first(plan.blockers)
+    from concurrent.futures import ThreadPoolExecutor
 
-    # -- preflight: everything that can fail, before the first write
-    existing = cluster.get_record(kube, plan.namespace, plan.names.record)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as pool:
+        # The last record of this workspace is read while the placement is resolved (one round trip less).
+        record_path = (spec.namespace or DEFAULT_NAMESPACE, WorkspaceNames(spec.name).record)
+        record = pool.submit(cluster.get_record, kube, *record_path)
+        where = resolve_placement(spec, opts, kube, catalog)
+        plan = plan_for(spec, opts, catalog, where)
+        result["plan"] = plan.summary()
+        _raise_first(plan.blockers)
+
+        # -- preflight: everything that can fail, before the first write
+        if record_path == (plan.namespace, plan.names.record):
+            existing = record.result()
+        else:  # the plan named it otherwise (it does not today): read what the plan names
+            existing = cluster.get_record(kube, plan.namespace, plan.names.record)
     changes = check_changes(existing, plan, opts)
     progress = Progress(reporter, phase_names(spec, where.mode, opts))
     result["phases"] = progress.to_list()
@@ -574,11 +583,19 @@ def pool_preflight(
 
 def server_dry_run(run: Run, objects: list[Obj]) -> bool:
     """A server-side dry run of every object (admission, schema, field-ownership conflicts) when the namespace
-    exists and nothing is being recreated. Returns whether the namespace exists."""
+    exists and nothing is being recreated. Returns whether the namespace exists.
+
+    The dry runs write nothing and do not depend on each other, so they go out together: one round trip instead
+    of one per object. Their verdicts are taken in order (the first refusal is raised, as one after the other
+    would be)."""
     namespace_exists = run.kube.get(resource_path("v1", "Namespace", name=run.plan.namespace)) is not None
-    if namespace_exists and not run.recreating:
-        for obj in objects:
-            run.kube.apply(obj, dry_run=True)
+    if namespace_exists and not run.recreating and objects:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(objects)), thread_name_prefix="dry-run") as pool:
+            verdicts = [pool.submit(run.kube.apply, obj, dry_run=True) for obj in objects]
+        for verdict in verdicts:
+            verdict.result()
     return namespace_exists
 
 

@@ -30,6 +30,7 @@ class ModelServerConfig:
     models: list[str] = field(default_factory=lambda: ["phi-3-mini-128k-instruct"])
     legacy: bool = False  # serve only POST /chat (no /v1)
     chunk_delay_s: float = 0.05
+    first_token_delay_s: float = 0.0  # before the first chunk (a model's prefill); bench/chat uses a fixed one
     failures: list[int] = field(default_factory=list)  # statuses to answer the next completion requests with
 
 
@@ -133,6 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
 
+        if cfg.first_token_delay_s:
+            time.sleep(cfg.first_token_delay_s)
         for i, word in enumerate(words):
             delta = word if i == 0 else " " + word
             chunk = {
