@@ -90,10 +90,17 @@ class Goal:
         return self.value <= self.limit
 
     def line(self) -> str:
-        fmt = f"{self.value:.2f}{self.unit}" if self.unit == "×" else f"{self.value:.0f} {self.unit}"
-        lim = f"{self.limit:.2f}{self.unit}" if self.unit == "×" else f"{self.limit:.0f} {self.unit}"
+        fmt, lim = shown(self.value, self.unit), shown(self.limit, self.unit)
         verdict = "met" if self.met else "NOT MET"
         return f"goal {self.name}: {fmt} (≤ {lim}) {verdict}" + (f" — {self.detail}" if self.detail else "")
+
+
+def shown(value: float, unit: str) -> str:
+    if unit == "×":
+        return f"{value:.2f}×"
+    if unit == "s":
+        return f"{value:.1f} s"
+    return f"{value:.0f} {unit}"
 
 
 def finish(goals: list[Goal]) -> None:
@@ -114,6 +121,11 @@ def guarded(main: object) -> None:
         main()  # type: ignore[operator]
     except BenchError as exc:
         print(f"bench could not run: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as exc:  # the harness (no control plane binaries, a cluster that did not start)
+        if not type(exc).__module__.startswith("tests.harness") and not isinstance(exc, subprocess.SubprocessError):
+            raise
+        print(f"bench could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
