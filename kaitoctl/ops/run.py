@@ -312,8 +312,11 @@ def _write_status(kube: KubeApi, plan: Plan, existing: dict[str, Any], status: d
     kube.apply(body, field_manager=STATUS_FIELD_MANAGER, force=True)
 
 
-def _endpoint(kube: KubeApi, plan: Plan) -> dict[str, Any]:
-    svc = kube.get(resource_path("v1", "Service", plan.namespace, plan.names.service)) or {}
+def _endpoint(kube: KubeApi, plan: Plan, applied: dict[str, Obj]) -> dict[str, Any]:
+    # The Service as its apply returned it already has its clusterIP (assigned at creation): no request after Ready.
+    svc = applied.get(f"Service/{plan.names.service}")
+    if svc is None or not (svc.get("spec") or {}).get("clusterIP"):
+        svc = kube.get(resource_path("v1", "Service", plan.namespace, plan.names.service)) or {}
     spec = svc.get("spec") or {}
     inf = plan.spec.inference
     return {
@@ -342,6 +345,7 @@ class Run:
     changes: list[str]  # immutable fields that differ from that run (only with --recreate)
     started: float  # monotonic
     pool: PoolOperations | None = None
+    applied: dict[str, Obj] = field(default_factory=dict)  # Kind/name -> the object as the server returned it
 
     @property
     def recreating(self) -> bool:
@@ -656,8 +660,9 @@ def apply_objects(run: Run, objects: list[Obj]) -> list[str]:
     run.progress.start(APPLY)
     applied = []
     for obj in objects:
-        run.kube.apply(obj)
-        applied.append(object_ref(obj))
+        ref = object_ref(obj)
+        run.applied[ref] = run.kube.apply(obj)
+        applied.append(ref)
     run.progress.done(APPLY, "Applied", f"{len(applied)} object(s)")
     return applied
 
@@ -693,7 +698,7 @@ def finish_provision(run: Run) -> None:
 def conclude(run: Run, outcome: WaitOutcome) -> dict[str, Any]:
     """The result: an inference endpoint, or the adapter's location (recorded on the workspace record)."""
     if run.plan.spec.inference is not None:
-        return {"endpoint": _endpoint(run.kube, run.plan), "state": "Ready"}
+        return {"endpoint": _endpoint(run.kube, run.plan, run.applied), "state": "Ready"}
     output = run.plan.output_location()
     if outcome.training_step:
         output["trainingSteps"] = outcome.training_step[1]

@@ -86,3 +86,27 @@ def test_the_record_is_read_while_the_placement_is_resolved() -> None:
     result = run_workspace(deploy(), RunOptions(no_pool=True), helpers.catalog(), RecordingReporter(), kube=kube)
     assert result["state"] == "Ready"
     assert [c[1] for c in kube.calls if c[0] == "get"].count("/api/v1/namespaces/default/configmaps/phi-workspace") >= 1
+
+
+class AssignsClusterIPs(FakeKube):
+    """Services get their clusterIP when applied, as from the API server."""
+
+    def apply(self, obj: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        stored = super().apply(obj, **kwargs)
+        if obj["kind"] == "Service" and not kwargs.get("dry_run"):
+            stored = {**stored, "spec": {**stored.get("spec", {}), "clusterIP": "10.0.0.9"}}
+        return stored
+
+
+def test_the_endpoint_comes_from_the_applied_service_without_a_request_after_ready() -> None:
+    from kaitoctl.ops.run import apply_objects, conclude
+    from kaitoctl.ops.wait import WaitOutcome
+
+    kube = AssignsClusterIPs()
+    kube.put(namespace())
+    run = make_run(deploy(), kube)
+    apply_objects(run, preflight(run, selector_choice(), helpers.catalog()))
+    kube.calls.clear()
+    result = conclude(run, WaitOutcome())
+    assert result["endpoint"]["clusterIP"] == "10.0.0.9"
+    assert kube.calls == []
