@@ -170,6 +170,14 @@ class _Server(ThreadingHTTPServer):
         self.requests: list[Recorded] = []
         self.chunk_times: list[tuple[float, str]] = []
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client (or the port-forward in front of it) that hangs up is normal; anything else is printed.
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
     def record(self, entry: Recorded) -> None:
         with self.lock:
             self.requests.append(entry)
