@@ -19,6 +19,9 @@ def delete(
     ] = False,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Do not wait until everything is gone.")] = False,
     yes: o.Yes = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete an adapter volume even if another running workspace mounts it.")
+    ] = False,
     output: o.Output = None,
     timeout: o.Timeout = None,
     no_progress: o.NoProgress = False,
@@ -53,10 +56,24 @@ def delete(
         if not targets:
             stderr().print(f"No kaitoctl workspaces in namespace {ns}.")
             return
+        from kaitoctl.ops.manage import adapter_claims_in_use, delete_preview
+
+        in_use = adapter_claims_in_use(kube, targets)
+        if in_use and not force:
+            raise InvalidInput(
+                "--force",
+                f"adapter volume(s) {', '.join(in_use)} are mounted by another running workspace",
+                "delete that workspace first, or pass --force to delete the adapter anyway",
+            )
         listing = ", ".join(t.name for t in targets)
         if not yes:
+            from kaitoctl.cli.output import escape
+
             if not sys.stdin.isatty():
                 raise InvalidInput("--yes", f"refusing to delete {listing} without confirmation", "pass -y")
+            stderr().print("kaitoctl delete removes:")  # every object and pool, named, before the question
+            for line in delete_preview(kube, targets):
+                stderr().print(f"  {escape(line)}")
             if not typer.confirm(f"Delete workspace(s) {listing} in namespace {ns} and their node pools?"):
                 raise typer.Exit(1)
         reporter = make_reporter(no_progress=no_progress)

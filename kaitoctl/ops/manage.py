@@ -175,6 +175,52 @@ def delete_targets(kube: KubeApi, namespace: str, names: list[str], all_: bool) 
     return [DeleteTarget(n, namespace, records.get(n)) for n in names]
 
 
+def delete_preview(kube: KubeApi, targets: list[DeleteTarget]) -> list[str]:
+    """Everything `delete` would remove, one line per workspace: its objects (by labels) and its pool."""
+    lines = []
+    for target in targets:
+        refs: list[str] = []
+        for api_version, kind in _KINDS:
+            if kind == "Pod":
+                continue
+            items, _ = kube.list(
+                resource_path(api_version, kind, target.namespace), label_selector=ownership_selector(target.name)
+            )
+            refs.extend(f"{kind}/{item['metadata']['name']}" for item in items)
+        pool = _pool_of(target)
+        lines.append(
+            f"{target.namespace}/{target.name}: {', '.join(refs) or 'no objects'}"
+            + (f"; AKS agent pool {pool}" if pool else "")
+        )
+    return lines
+
+
+def adapter_claims_in_use(kube: KubeApi, targets: list[DeleteTarget]) -> list[str]:
+    """Adapter PVCs of the targets that a running pod of another workspace mounts ("claim (used by pod)")."""
+    names = {t.name for t in targets}
+    in_use = []
+    for namespace in sorted({t.namespace for t in targets}):
+        claims, _ = kube.list(
+            resource_path("v1", "PersistentVolumeClaim", namespace), label_selector=ownership_selector()
+        )
+        ours = {
+            c["metadata"]["name"] for c in claims if ((c["metadata"].get("labels") or {}).get(WORKSPACE_LABEL)) in names
+        }
+        if not ours:
+            continue
+        pods, _ = kube.list(resource_path("v1", "Pod", namespace))
+        for pod in pods:
+            if (pod["metadata"].get("labels") or {}).get(WORKSPACE_LABEL) in names:
+                continue
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            for volume in (pod.get("spec") or {}).get("volumes") or []:
+                claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+                if claim in ours:
+                    in_use.append(f"{claim} (used by pod {pod['metadata']['name']})")
+    return sorted(set(in_use))
+
+
 def _pool_of(target: DeleteTarget) -> str | None:
     placement = target.record.placement if target.record else None
     return placement.pool if placement is not None and placement.mode == "pool" and placement.pool else None

@@ -75,3 +75,52 @@ def test_the_record_exists_before_the_first_azure_write() -> None:
     assert record_writes and record_writes[0] < put, kube.calls[: put + 1]
     record = kube.obj(f"/api/v1/namespaces/{NS}/configmaps/phi-workspace")
     assert result["plan"]["placement"]["pool"] in record["metadata"]["annotations"]["kaitoctl.io/placement"]
+
+
+# ---- item 6: delete names what it removes; an adapter PVC in use is kept unless --force ---------------------------
+
+
+def tuned_and_served() -> tuple[FakeKube, Any]:
+    """A tuning workspace whose adapter PVC a running inference pod mounts."""
+    from kaitoctl.ops.manage import delete_targets
+    from tests.unit.test_ops_status import tune, write
+
+    kube = FakeKube()
+    write(kube, tune("tphi"))
+    claim = next(
+        o["metadata"]["name"]
+        for o in kube.list("/api/v1/namespaces/default/persistentvolumeclaims")[0]
+        if o["metadata"]["labels"].get("kaitoctl.io/workspace") == "tphi"
+    )
+    kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "srv-0", "namespace": NS, "labels": {"kaitoctl.io/workspace": "srv"}},
+            "spec": {"volumes": [{"name": "a", "persistentVolumeClaim": {"claimName": claim}}]},
+            "status": {"phase": "Running"},
+        }
+    )
+    return kube, delete_targets(kube, NS, ["tphi"], all_=False)
+
+
+def test_delete_preview_names_every_object() -> None:
+    from kaitoctl.ops.manage import delete_preview
+
+    kube, targets = tuned_and_served()
+    (line,) = delete_preview(kube, targets)
+    assert line.startswith("default/tphi: ")
+    for ref in ("Job/tphi", "PersistentVolumeClaim/tphi-adapter", "ConfigMap/tphi-workspace"):
+        assert ref in line
+
+
+def test_an_adapter_volume_mounted_by_a_running_workspace_is_found() -> None:
+    from kaitoctl.ops.manage import adapter_claims_in_use
+
+    kube, targets = tuned_and_served()
+    assert adapter_claims_in_use(kube, targets) == ["tphi-adapter (used by pod srv-0)"]
+    pod = kube.obj("/api/v1/namespaces/default/pods/srv-0")
+    assert pod is not None
+    pod["status"]["phase"] = "Succeeded"
+    kube.put(pod)
+    assert adapter_claims_in_use(kube, targets) == []
