@@ -216,6 +216,30 @@ def test_tune_to_the_default_pvc_then_deploy_from_it(real: tuple[LocalCluster, r
     assert answer == f"echo: Which adapter? [adapter {BASE}-tuning read {sums}]\n"
 
 
+def test_tune_from_a_private_dataset_image_pulled_by_skopeo(real: tuple[LocalCluster, realnode.RealNode], ns: str,
+                                                           env: dict[str, str]) -> None:
+    from tests.harness.images import Rootfs
+
+    cluster, node = real
+    # A dataset image as users build one: /data/train.jsonl in a layer, in a registry that refuses anonymous pulls.
+    rootfs = Rootfs()
+    rootfs.add_bytes("data/train.jsonl", RECORDS)
+    _private(node).push_image("datasets/phi", ns, [rootfs.layer(realnode.VAR_ROOT / "layers")], {"config": {}})
+    anonymous = _private(node)
+    anonymous.auth = None
+    assert anonymous.manifest("datasets/phi", ns) is None  # 401 without the secret
+    secret = _push_secret(cluster, node, ns, "pull-creds")
+    image = f"{realnode.PRIVATE_REGISTRY}/datasets/phi:{ns}"
+    tuned = run(["tune", "phi-3", "--method", "lora", "--node", node.name, "--input-image", image,
+                 "--image-pull-secret", secret, "--cleanup", "never", "-n", ns, "-o", "json", "--no-progress"],
+                env, timeout=400).check().json()
+    assert tuned["state"] == "Succeeded"
+    init_logs = run(["logs", f"{BASE}-tuning", "--init", "-n", ns], env, timeout=60).check().stdout
+    assert f"copied /data of {image} to /mnt/data" in init_logs  # the real skopeo puller, with the secret
+    logs = run(["logs", f"{BASE}-tuning", "-n", ns], env, timeout=60).check().stdout
+    assert "loaded 6 records from 1 file(s): ['train.jsonl']" in logs
+
+
 def test_image_that_does_not_exist_fails_with_image_pull_backoff(real: tuple[LocalCluster, realnode.RealNode],
                                                                  ns: str, env: dict[str, str]) -> None:
     _, node = real
