@@ -88,6 +88,8 @@ class Kube:
     def __init__(self, api: k8s_client.ApiClient, context: KubeContext) -> None:
         self.api = api
         self.context = context
+        # --request-timeout (kubectl's meaning): when set, it bounds every request, watches and log streams too.
+        self.request_timeout: float | None = None
 
     # -- connection ---------------------------------------------------------------------------------------------
 
@@ -145,6 +147,8 @@ class Kube:
         request = self.api.param_serialize(
             method, path, query_params=query or [], header_params=headers, body=payload, auth_settings=["BearerToken"]
         )
+        if self.request_timeout is not None:
+            timeout = self.request_timeout
         try:
             response = self.api.call_api(*request, _request_timeout=timeout)
         except ApiException as exc:  # TLS problems surface here with status 0
@@ -292,6 +296,7 @@ class Kube:
         previous: bool = False,
         follow: bool = False,
         timestamps: bool = False,
+        since_seconds: int | None = None,
     ) -> Iterator[str]:
         """Log lines of a container (streaming when `follow`)."""
         query: list[tuple[str, str]] = []
@@ -305,6 +310,8 @@ class Kube:
             query.append(("follow", "true"))
         if timestamps:
             query.append(("timestamps", "true"))
+        if since_seconds is not None:
+            query.append(("sinceSeconds", str(since_seconds)))
         path = resource_path("v1", "Pod", namespace, pod) + "/log"
         timeout: tuple[float, float] | float = (10, 3600 * 24) if follow else 30
         try:

@@ -11,12 +11,13 @@ same either way. The tests use `app`, the whole tree.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Annotated, Any
 
 import typer
+import typer.core
 
-from kaitoctl import __version__
 from kaitoctl.cli.coercion import Group
 
 # name -> (module, attribute, summary). Order is the order of `kaitoctl --help`; the summary is the first paragraph
@@ -31,12 +32,12 @@ VERBS: dict[str, tuple[str, str, str]] = {
     "apply": (
         "kaitoctl.cli.apply",
         "apply",
-        "Apply a Kaito Workspace YAML as kaitoctl would run it: same spec, flags override the file.",
+        "Apply Kaito Workspace YAML as kaitoctl would run it: same spec, flags override the file.",
     ),
     "render": (
         "kaitoctl.cli.render",
         "render",
-        "Print the plan (stderr) and the manifests (stdout) for a Kaito Workspace YAML. Touches nothing.",
+        "Print the plan (stderr) and the manifests (stdout) for Kaito Workspace YAML. Touches nothing.",
     ),
     "status": (
         "kaitoctl.cli.status",
@@ -58,23 +59,64 @@ VERBS: dict[str, tuple[str, str, str]] = {
         "chat",
         "Ask a deployed model. Streams the answer; reaches the cluster through the API server (port-forward).",
     ),
+    "version": (
+        "kaitoctl.cli.version",
+        "version",
+        "Print kaitoctl's version and the Kaito release whose presets and manifests it follows.",
+    ),
     # A group: presets, presets show, presets skus.
-    "presets": ("kaitoctl.cli.presets", "app", "List model presets, show one, or list GPU SKUs."),
+    "presets": (
+        "kaitoctl.cli.presets",
+        "app",
+        "List model presets (Kaito's catalog); `presets show NAME` for one, `presets skus` for GPU sizes.",
+    ),
 }
+COMPLETE_VAR = "_KAITOCTL_COMPLETE"  # set by the shell's completion script (click's convention: _PROG_COMPLETE)
+
+
+def _plain_types() -> None:
+    """Help shows what a value is (the metavar: SKU, DURATION, yaml|json), never typer's Python types (<bool>,
+    <list[str]>): flags and arguments get an empty type column, their name already says it."""
+
+    def argument_type(self: typer.core.TyperArgument, ctx: object) -> str | None:
+        return None
+
+    original = typer.core.TyperOption.display_type_rich
+
+    def option_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else original(self, ctx)
+
+    typer.core.TyperArgument.display_type_rich = argument_type  # type: ignore[method-assign,assignment]
+    typer.core.TyperOption.display_type_rich = option_type  # type: ignore[method-assign]
+
+
+_plain_types()
 
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"kaitoctl {__version__}")
+        from kaitoctl.cli.version import print_version
+
+        print_version(None)
         raise typer.Exit()
 
 
 def root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and the Kaito release and exit."
+        ),
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more (one line per HTTP request).")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Everything, including the libraries' HTTP logs (secrets redacted).")
     ] = False,
 ) -> None:
     """kaitoctl: Kaito's presets, imperatively."""
+    from kaitoctl.cli.options import LogFlags, configure_logging
+
+    configure_logging(LogFlags(verbose=verbose, debug=debug))
 
 
 def _stand_in() -> None:
@@ -90,7 +132,7 @@ def build_app(only: str | None = None, *, stand_ins: bool = False) -> typer.Type
         'Everyday flow: `kaitoctl tune phi-3 --method qlora`, `kaitoctl deploy`, `kaitoctl chat "question"`.',
         cls=Group,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -140,6 +182,9 @@ def handle_sigterm() -> None:
 
 def main() -> None:
     handle_sigterm()
+    if COMPLETE_VAR in os.environ:  # shell completion: the words are in the environment, the whole tree answers
+        build_app()(prog_name="kaitoctl")
+        return
     args = sys.argv[1:]
     verb = verb_of(args)
     build_app(verb, stand_ins=verb is None)(args=args, prog_name="kaitoctl")

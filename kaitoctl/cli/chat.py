@@ -10,8 +10,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kaitoctl.cli import complete
 from kaitoctl.cli import options as o
-from kaitoctl.cli.output import check_output_format, clean, escape, print_json, reporting, stderr
+from kaitoctl.cli.output import (
+    check_output_format,
+    clean,
+    document,
+    escape,
+    print_error,
+    print_json,
+    reporting,
+    stderr,
+)
+from kaitoctl.core.errors import KaitoctlError
 
 if TYPE_CHECKING:
     from kaitoctl.ops.chat import Session
@@ -24,33 +35,54 @@ def _history_file() -> Path:
     return Path(base) / "kaitoctl" / "chat_history"
 
 
+def _chat_result(content: str, finish_reason: str | None, response: dict[str, Any], model: str | None) -> Any:
+    return document(
+        "ChatResult",
+        model=response.get("model") or model,
+        content=content,
+        finishReason=finish_reason,
+        usage=response.get("usage"),
+        response=response,
+    )
+
+
 def _ask(session: Session, messages: list[dict[str, str]], opts: dict[str, Any]) -> str:
-    """One question: streamed to stdout by default; the full JSON object with -o json."""
-    from kaitoctl.adapters.chat import ChatRequest, StreamResult
+    """One question: streamed to stdout by default; one ChatResult document with -o json.
+
+    Whatever part of an answer arrived stays on stdout; then a failure (an error event, a stream cut short, a
+    malformed chunk, the token limit) is raised, so the exit code never hides it."""
+    from kaitoctl.adapters.chat import ChatRequest, StreamResult, check_finish
 
     if session.model is None:  # legacy POST /chat (Kaito ≤ v0.9 transformers images): prompt in, Result out
         prompt = "\n".join(m["content"] for m in messages if m["role"] == "user")
         reply = session.client.legacy_chat(prompt, max_tokens=opts["max_tokens"], temperature=opts["temperature"])
+        content = str(reply.get("Result", ""))
         if opts["json"]:
-            print_json(reply)
-        else:
-            sys.stdout.write(clean(str(reply.get("Result", reply))).rstrip("\n") + "\n")
-        return str(reply.get("Result", ""))
-    request = ChatRequest(messages, session.model, opts["max_tokens"], opts["temperature"])
-    if opts["json"] or opts["no_stream"]:
-        reply = session.client.complete(request)
-        content = str(((reply.get("choices") or [{}])[0].get("message") or {}).get("content") or "")
-        if opts["json"]:
-            print_json(reply)
+            print_json(_chat_result(content, None, reply, None))
         else:
             sys.stdout.write(clean(content).rstrip("\n") + "\n")
         return content
+    request = ChatRequest(messages, session.model, opts["max_tokens"], opts["temperature"])
+    if opts["json"] or opts["no_stream"]:
+        reply = session.client.complete(request)
+        choice = (reply.get("choices") or [{}])[0]
+        content = str((choice.get("message") or {}).get("content") or "")
+        if opts["json"]:
+            print_json(_chat_result(content, choice.get("finish_reason"), reply, session.model))
+        else:
+            sys.stdout.write(clean(content).rstrip("\n") + "\n")
+        check_finish(choice.get("finish_reason"))
+        return content
     result = StreamResult()
-    for delta in session.client.stream(request, result):
-        sys.stdout.write(clean(delta))  # the server's text, never its escape sequences
-        sys.stdout.flush()
-    sys.stdout.write("\n")
-    sys.stdout.flush()
+    try:
+        for delta in session.client.stream(request, result):
+            sys.stdout.write(clean(delta))  # the server's text, never its escape sequences
+            sys.stdout.flush()
+    finally:
+        if result.content:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+    check_finish(result.finish_reason)
     return result.content
 
 
@@ -90,6 +122,10 @@ def _repl(session: Session, system: str | None, opts: dict[str, Any]) -> None:
             messages.append({"role": "user", "content": text})
             try:
                 answer = _ask(session, messages, opts)
+            except KaitoctlError as error:  # one failed answer does not end the conversation
+                print_error(error)
+                messages.pop()
+                continue
             except KeyboardInterrupt:
                 sys.stdout.write("\n")
                 console.print("[dim](answer interrupted)[/]")
@@ -103,30 +139,65 @@ def _repl(session: Session, system: str | None, opts: dict[str, Any]) -> None:
             readline.write_history_file(str(history))
 
 
+@o.verb
 def chat(
     question: Annotated[
-        str | None, typer.Argument(help="The question; '-' reads it from stdin. None on a terminal: interactive.")
+        str | None,
+        typer.Argument(
+            metavar="QUESTION",
+            help="The question; '-' reads it from stdin. None on a terminal: interactive.",
+            show_default=False,
+        ),
     ] = None,
     workspace: Annotated[
-        str | None, typer.Option("--workspace", "-w", help="Inference workspace (default: the only ready one).")
+        str | None,
+        typer.Option(
+            "--workspace",
+            metavar="NAME",
+            help="Inference workspace (default: the only ready one).",
+            autocompletion=complete.workspaces,
+        ),
     ] = None,
     endpoint: Annotated[
-        str | None, typer.Option("--endpoint", help="Use this URL (LoadBalancer, ingress) instead of a port-forward.")
+        str | None,
+        typer.Option(
+            "--endpoint",
+            metavar="URL",
+            help="Use this base URL (LoadBalancer, ingress; with or without /v1) instead of a port-forward.",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            metavar="KEY",
+            envvar="OPENAI_API_KEY",
+            show_envvar=True,
+            help="Sent as 'Authorization: Bearer KEY' (an ingress or gateway with auth).",
+        ),
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", "-H", metavar="'NAME: VALUE'", help="Extra HTTP header (repeatable)."),
     ] = None,
     model: Annotated[
         str | None,
         typer.Option(
             "--model",
+            metavar="MODEL",
             help="Served model or adapter (default: the workspace's adapter, else the base).",
             rich_help_panel=CHAT,
         ),
     ] = None,
-    system: Annotated[str | None, typer.Option("--system", help="System prompt.", rich_help_panel=CHAT)] = None,
+    system: Annotated[
+        str | None, typer.Option("--system", metavar="TEXT", help="System prompt.", rich_help_panel=CHAT)
+    ] = None,
     max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", help="Answer length limit.", rich_help_panel=CHAT)
+        int | None, typer.Option("--max-tokens", metavar="N", help="Answer length limit.", rich_help_panel=CHAT)
     ] = None,
     temperature: Annotated[
-        float | None, typer.Option("--temperature", help="Sampling temperature.", rich_help_panel=CHAT)
+        float | None,
+        typer.Option("--temperature", metavar="0..2", help="Sampling temperature.", rich_help_panel=CHAT),
     ] = None,
     no_stream: Annotated[
         bool, typer.Option("--no-stream", help="Print the answer when complete.", rich_help_panel=CHAT)
@@ -134,42 +205,70 @@ def chat(
     list_models: Annotated[
         bool, typer.Option("--list-models", help="Print the served models and exit.", rich_help_panel=CHAT)
     ] = False,
-    output: o.Output = None,
-    kubeconfig: o.Kubeconfig = None,
-    context: o.Context = None,
-    namespace: o.Namespace = None,
+    output: o.JsonOutput = None,
+    request_timeout: o.RequestTimeout = None,
+    conn: o.ClusterFlags = o.ClusterFlags(),  # noqa: B008 - a frozen dataclass, expanded by @verb
 ) -> None:
-    """Ask a deployed model. Streams the answer; reaches the cluster through the API server (port-forward)."""
+    """Ask a deployed model. Streams the answer; reaches the cluster through the API server (port-forward).
+
+    Exits non-zero when the answer is incomplete (an error mid-stream, a stream cut short, the token limit);
+    what arrived stays on stdout. HTTP 429 and 503 are retried with backoff.
+
+    Examples:
+
+      # Ask the only ready inference workspace in the namespace
+      kaitoctl chat "What is a Kubernetes operator?"
+
+      # Through an ingress with auth, without a cluster connection
+      kaitoctl chat "hello" --endpoint https://llm.example.com/v1 --api-key "$KEY"
+
+      # Interactive, with a system prompt
+      kaitoctl chat --workspace phi-3-mini-128k-instruct --system "Be brief."
+    """
     with reporting():
         from contextlib import ExitStack
 
+        from kaitoctl.cli.workspace_run import parse_duration
         from kaitoctl.core.errors import InvalidInput
-        from kaitoctl.ops.chat import open_session
 
         fmt = check_output_format(output, ("json",))
+        timeout_s = parse_duration(request_timeout, "--request-timeout")
+        headers = _headers(header or [], api_key)
         if max_tokens is not None and max_tokens < 1:
             raise InvalidInput("--max-tokens", f"{max_tokens} must be at least 1", None)
         if temperature is not None and not 0.0 <= temperature <= 2.0:
             raise InvalidInput("--temperature", f"{temperature} is outside 0..2", None)
+        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+            from kaitoctl.core.redact import redact_url
+            from kaitoctl.core.yamlsafe import clip
+
+            raise InvalidInput(
+                "--endpoint", f"{clip(redact_url(endpoint))!r} is not an http(s) URL", "e.g. http://20.1.2.3:80"
+            )
         interactive = question is None and sys.stdin.isatty() and not list_models
         if question == "-" or (question is None and not sys.stdin.isatty() and not list_models):
             question = sys.stdin.read().strip()
             if not question:
                 raise InvalidInput("QUESTION", "stdin was empty", "pipe a question in, or pass it as an argument")
         opts = {"max_tokens": max_tokens, "temperature": temperature, "json": fmt == "json", "no_stream": no_stream}
+        from kaitoctl.ops.chat import open_session
+
         with ExitStack() as stack:
             session = open_session(
                 stack,
-                kubeconfig=kubeconfig,
-                context=context,
-                namespace=namespace,
+                kubeconfig=conn.kubeconfig,
+                context=conn.context,
+                namespace=conn.namespace,
                 workspace=workspace,
                 endpoint=endpoint,
                 model=model,
+                headers=headers,
+                request_timeout=timeout_s,
+                on_retry=lambda message: stderr().print(f"[yellow]{escape(message)}[/]"),
             )
             if list_models:
                 if fmt == "json":
-                    print_json({"models": session.models, "default": session.model})
+                    print_json(document("ModelList", models=session.models, default=session.model))
                 else:
                     for name in session.models or ["(legacy /chat API: one model)"]:
                         sys.stdout.write(clean(name) + ("  (default)" if name == session.model else "") + "\n")
@@ -184,3 +283,20 @@ def chat(
                 {"role": "user", "content": question}
             ]
             _ask(session, messages, opts)
+
+
+def _headers(values: list[str], api_key: str | None) -> dict[str, str]:
+    """--header 'Name: value' (as curl -H) and --api-key, checked before any connection."""
+    from kaitoctl.core.errors import InvalidInput
+
+    headers: dict[str, str] = {}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    for value in values:
+        name, sep, content = value.partition(":")
+        name = name.strip()
+        if not sep or not name or any(c in name for c in " \t\r\n") or any(c in content for c in "\r\n"):
+            # the value is not echoed: it may be a secret
+            raise InvalidInput("--header", "a value is not of the form 'Name: value'", "e.g. --header 'X-Api-Key: ...'")
+        headers[name] = content.strip()
+    return headers

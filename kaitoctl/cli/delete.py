@@ -3,70 +3,92 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
 
+from kaitoctl.cli import complete
 from kaitoctl.cli import options as o
-from kaitoctl.cli.output import print_json, reporting, stderr
+from kaitoctl.cli.output import document, print_json, reporting, stderr
 
 
-def delete(
-    names: Annotated[list[str] | None, typer.Argument(help="Workspace name(s).", metavar="NAME...")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every kaitoctl workspace in the namespace.")] = False,
-    keep_pool: Annotated[
-        bool, typer.Option("--keep-pool", help="Scale the node pool to 0 instead of deleting it.")
-    ] = False,
-    no_wait: Annotated[bool, typer.Option("--no-wait", help="Do not wait until everything is gone.")] = False,
-    yes: o.Yes = False,
+@dataclass(frozen=True, kw_only=True)
+class DeleteArgs:
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="NAME",
+            help="Workspace name(s).",
+            autocompletion=complete.workspaces,
+            show_default=False,
+        ),
+    ] = None
+    all_: Annotated[bool, typer.Option("--all", help="Every kaitoctl workspace in the namespace.")] = False
+    keep_pool: Annotated[bool, typer.Option("--keep-pool", help="Scale the node pool to 0 instead of deleting it.")] = (
+        False
+    )
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Do not wait until everything is gone.")] = False
+    yes: o.Yes = False
     force: Annotated[
         bool, typer.Option("--force", help="Delete an adapter volume even if another running workspace mounts it.")
-    ] = False,
-    output: o.Output = None,
-    timeout: o.Timeout = None,
-    no_progress: o.NoProgress = False,
-    kubeconfig: o.Kubeconfig = None,
-    context: o.Context = None,
-    namespace: o.Namespace = None,
-    subscription: o.Subscription = None,
-    resource_group: o.ResourceGroup = None,
-    cluster: o.AksCluster = None,
-    cloud: o.Cloud = None,
-) -> None:
-    """Delete workspaces: every object kaitoctl created (found by its labels) and their AKS node pools."""
-    params = dict(locals())
+    ] = False
+    output: o.JsonOutput = None
+    timeout: o.Timeout = None
+    no_progress: o.NoProgress = False
+    conn: o.ClusterFlags = field(default_factory=o.ClusterFlags)
+    azure: o.AzureFlags = field(default_factory=o.AzureFlags)
+
+
+@o.verb
+def delete(args: DeleteArgs) -> None:
+    """Delete workspaces: every object kaitoctl created (found by its labels) and their AKS node pools.
+
+    Examples:
+
+      # One workspace and its node pool, without asking
+      kaitoctl delete phi-3-mini-128k-instruct -y
+
+      # Everything kaitoctl created in a namespace, keeping the pools at 0 nodes
+      kaitoctl delete --all -n team-a --keep-pool -y
+    """
     with reporting():
         from kaitoctl.cli.output import check_output_format
         from kaitoctl.cli.progress import make_reporter
-        from kaitoctl.cli.workspace_run import options_from
+        from kaitoctl.cli.workspace_run import run_options
         from kaitoctl.core.errors import InvalidInput
         from kaitoctl.ops import cluster as cl
         from kaitoctl.ops.manage import delete_targets, delete_workspaces
         from kaitoctl.ops.progress import Progress
 
-        check_output_format(output, ("json",))
-        if not names and not all_:
+        check_output_format(args.output, ("json",))
+        if not args.names and not args.all_:
             raise InvalidInput("NAME", "name a workspace, or use --all", "`kaitoctl status` lists them")
-        if names and all_:
+        if args.names and args.all_:
             raise InvalidInput("--all", "give names or --all, not both", None)
-        opts = options_from(params, None)
-        kube = cl.connect(kubeconfig, context)
-        ns = cl.resolve_namespace(kube, namespace)
-        targets = delete_targets(kube, ns, names or [], all_)
+        opts = run_options(
+            o.RunFlags(timeout=args.timeout, no_progress=args.no_progress, yes=args.yes),
+            args.conn,
+            ws=o.WorkspaceFlags(),
+            azure=args.azure,
+        )
+        kube = cl.connect(args.conn.kubeconfig, args.conn.context)
+        ns = cl.resolve_namespace(kube, args.conn.namespace)
+        targets = delete_targets(kube, ns, args.names or [], args.all_)
         if not targets:
             stderr().print(f"No kaitoctl workspaces in namespace {ns}.")
             return
         from kaitoctl.ops.manage import adapter_claims_in_use, delete_preview
 
         in_use = adapter_claims_in_use(kube, targets)
-        if in_use and not force:
+        if in_use and not args.force:
             raise InvalidInput(
                 "--force",
                 f"adapter volume(s) {', '.join(in_use)} are mounted by another running workspace",
                 "delete that workspace first, or pass --force to delete the adapter anyway",
             )
         listing = ", ".join(t.name for t in targets)
-        if not yes:
+        if not args.yes:
             from kaitoctl.cli.output import escape
 
             if not sys.stdin.isatty():
@@ -76,12 +98,12 @@ def delete(
                 stderr().print(f"  {escape(line)}")
             if not typer.confirm(f"Delete workspace(s) {listing} in namespace {ns} and their node pools?"):
                 raise typer.Exit(1)
-        reporter = make_reporter(no_progress=no_progress)
+        reporter = make_reporter(no_progress=args.no_progress)
         try:
             summary = delete_workspaces(
-                kube, targets, opts, Progress(reporter, []), keep_pool=keep_pool, wait=not no_wait
+                kube, targets, opts, Progress(reporter, []), keep_pool=args.keep_pool, wait=not args.no_wait
             )
         finally:
             reporter.close()
-        if output == "json":
-            print_json({"namespace": ns, "deleted": summary})
+        if args.output == "json":
+            print_json(document("DeleteResult", namespace=ns, deleted=summary))

@@ -27,6 +27,14 @@ if TYPE_CHECKING:
     from kaitoctl.core.plan import Plan
 
 OUTPUT_FORMATS = ("yaml", "json")
+API_VERSION = (
+    "kaitoctl.io/v1"  # every -o json document kaitoctl writes carries it (schema: schema/kaitoctl.schema.json)
+)
+
+
+def document(kind: str, **fields: Any) -> dict[str, Any]:
+    """A kaitoctl -o json document: apiVersion and kind first, then its fields."""
+    return {"apiVersion": API_VERSION, "kind": kind, **fields}
 
 
 # A markup tag, with the backslashes before it: `[bold]`, `[/]`, `[dim red]`. Same grammar as rich's.
@@ -134,29 +142,31 @@ def print_json(data: Any) -> None:
 
 
 @contextmanager
-def reporting(json_result: dict[str, Any] | None = None) -> Iterator[None]:
+def reporting(
+    json_result: dict[str, Any] | None = None, *, previous: list[dict[str, Any]] | None = None
+) -> Iterator[None]:
     """Turn kaitoctl errors into a message on stderr and the documented exit code; no tracebacks.
 
-    With `json_result` (the -o json result being built), the error is also added to it and the object printed,
-    so a script always gets exactly one JSON object on stdout.
+    With `json_result` (the -o json result being built), the error is also added to it and the document printed,
+    so a script always gets exactly one JSON document on stdout: with `previous` results (apply of several
+    Workspaces), a List of those and the failed one.
     """
+
+    def emit(error: dict[str, Any]) -> None:
+        if json_result is None:
+            return
+        json_result["error"] = error
+        print_json(document("List", items=[*previous, json_result]) if previous else json_result)
+
     try:
         yield
     except KaitoctlError as error:
         print_error(error)
-        if json_result is not None:
-            json_result["error"] = error.to_dict()
-            print_json(json_result)
+        emit(error.to_dict())
         raise typer.Exit(int(error.exit_code)) from None
     except KeyboardInterrupt:
         stderr().print("[bold red]interrupted[/]")
-        if json_result is not None:
-            json_result["error"] = {
-                "type": "Interrupted",
-                "exitCode": int(ExitCode.INTERRUPTED),
-                "message": "interrupted",
-            }
-            print_json(json_result)
+        emit({"type": "Interrupted", "exitCode": int(ExitCode.INTERRUPTED), "message": "interrupted"})
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 

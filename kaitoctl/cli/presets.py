@@ -8,17 +8,38 @@ from typing import Annotated, Any
 
 import typer
 
+from kaitoctl.cli import complete
 from kaitoctl.cli import options as o
-from kaitoctl.cli.output import check_output_format, print_json, reporting
+from kaitoctl.cli.output import check_output_format, document, print_json, reporting
 from kaitoctl.cli.table import print_table
 
 app = typer.Typer(
-    help="List model presets, show one, or list GPU SKUs.",
     no_args_is_help=False,
     invoke_without_command=True,
 )
 
-AllOption = Annotated[bool, typer.Option("--all", "-A", help="Include deprecated and dropped presets.")]
+AllOption = Annotated[bool, typer.Option("--all", help="Include deprecated and dropped presets.")]
+
+
+def camel(value: Any) -> Any:
+    """Field names as JSON/YAML keys in kubectl's style: hf_repo -> hfRepo, gpu_memory_gib -> gpuMemoryGiB."""
+    if isinstance(value, dict):
+        return {_camel_key(str(k)): camel(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [camel(v) for v in value]
+    return value
+
+
+_ACRONYMS = {"gib": "GiB", "gpus": "GPUs", "gpu": "GPU", "hf": "HF", "kv": "KV", "id": "ID"}
+
+
+def _camel_key(key: str) -> str:
+    head, *rest = key.split("_")
+    words = [
+        {"gib": "GiB", "gpus": "GPUs", "gpu": "GPU", "hf": "HF", "kv": "KV", "id": "ID"}.get(w, w.capitalize())
+        for w in rest
+    ]
+    return head + "".join(words)
 
 
 def _emit(data: Any, fmt: str | None) -> None:
@@ -35,18 +56,31 @@ def _aliases_of(catalog: Any, name: str) -> list[str]:
 
 
 def _preset_dict(catalog: Any, preset: Any) -> dict[str, Any]:
-    data = asdict(preset)
+    data: dict[str, Any] = camel(asdict(preset))
     data["aliases"] = _aliases_of(catalog, preset.name)
-    return data
+    return document("Preset", **data)
 
 
 @app.callback()
+@o.verb
 def presets(
     ctx: typer.Context,
-    output: o.Output = None,
+    output: o.DataOutput = None,
     show_all: AllOption = False,
 ) -> None:
-    """List the model presets (Kaito's catalog). `presets show NAME`, `presets skus` for more."""
+    """List model presets (Kaito's catalog); `presets show NAME` for one, `presets skus` for GPU sizes.
+
+    Examples:
+
+      # Current presets; with --all also deprecated and dropped ones
+      kaitoctl presets
+
+      # How Phi-3 fits on each GPU size at a 128k context
+      kaitoctl presets show phi-3 --max-model-len 131072
+
+      # GPU sizes, as JSON
+      kaitoctl presets skus -o json
+    """
     if ctx.invoked_subcommand is not None:
         return
     with reporting():
@@ -56,7 +90,7 @@ def presets(
         catalog = load_catalog()
         items = [p for p in catalog.presets.values() if show_all or p.usable]
         if fmt:
-            _emit([_preset_dict(catalog, p) for p in items], fmt)
+            _emit(document("List", items=[_preset_dict(catalog, p) for p in items]), fmt)
             return
         rows = []
         for p in items:
@@ -73,14 +107,21 @@ def presets(
 
 
 @app.command("show")
+@o.verb
 def show(
-    name: Annotated[str, typer.Argument(help="Preset name or alias.")],
-    output: o.Output = None,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Preset name or alias.", autocompletion=complete.presets)],
+    output: o.DataOutput = None,
     max_model_len: Annotated[
-        int | None, typer.Option("--max-model-len", help="Context length for the fit table.")
+        int | None, typer.Option("--max-model-len", metavar="TOKENS", help="Context length for the fit table.")
     ] = None,
 ) -> None:
-    """Show one preset: model facts, runtimes, tuning support, and how it fits on each current GPU SKU."""
+    """Show one preset: model facts, runtimes, tuning support, and how it fits on each current GPU SKU.
+
+    Examples:
+
+      kaitoctl presets show phi-3
+      kaitoctl presets show llama-3.1-8b-instruct --max-model-len 32768 -o json
+    """
     with reporting():
         from kaitoctl.core.catalog import load_catalog
         from kaitoctl.core.sizing import candidate_skus, estimate_inference, estimate_tuning
@@ -94,7 +135,7 @@ def show(
             entry: dict[str, Any] = {"sku": sku.name, "vllm": {"fits": fit.fits, "nodes": fit.nodes}}
             if preset.tuning:
                 entry["tuning"] = {
-                    m: {"fits": (t := estimate_tuning(preset, sku, m)).fits, "GiBPerGPU": round(t.total_gib, 1)}
+                    m: {"fits": (t := estimate_tuning(preset, sku, m)).fits, "gibPerGPU": round(t.total_gib, 1)}
                     for m in preset.tuning.methods
                 }
             fits.append(entry)
@@ -133,25 +174,32 @@ def show(
             vllm = entry["vllm"]
             row = [entry["sku"], f"{vllm['nodes']} node(s)" if vllm["fits"] else "no"]
             if preset.tuning:
-                row += [f"{t['GiBPerGPU']} GiB" + ("" if t["fits"] else " (no)") for t in entry["tuning"].values()]
+                row += [f"{t['gibPerGPU']} GiB" + ("" if t["fits"] else " (no)") for t in entry["tuning"].values()]
             rows.append(row)
         headers = ["SKU", "VLLM"] + [m.upper() for m in (preset.tuning.methods if preset.tuning else ())]
         print_table(headers, rows)
 
 
 @app.command("skus")
+@o.verb
 def skus(
-    output: o.Output = None,
-    show_all: Annotated[bool, typer.Option("--all", "-A", help="Include dropped and retired SKUs.")] = False,
+    output: o.DataOutput = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Include dropped and retired SKUs.")] = False,
 ) -> None:
-    """List Azure GPU SKUs: GPUs, GPU memory, vCPUs, NVMe, and whether Kaito still supports them."""
+    """List Azure GPU SKUs: GPUs, GPU memory, vCPUs, NVMe, and whether Kaito still supports them.
+
+    Examples:
+
+      kaitoctl presets skus
+      kaitoctl presets skus --all
+    """
     with reporting():
         from kaitoctl.core.catalog import load_catalog
 
         fmt = check_output_format(output)
         items = [s for s in load_catalog().skus.values() if show_all or s.current]
         if fmt:
-            _emit([asdict(s) for s in items], fmt)
+            _emit(document("List", items=[document("Sku", **camel(asdict(s))) for s in items]), fmt)
             return
         rows = [
             [

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
+from kaitoctl.cli import complete
 from kaitoctl.cli import options as o
-from kaitoctl.cli.output import check_output_format, print_json, reporting
+from kaitoctl.cli.output import check_output_format, document, print_json, reporting
 from kaitoctl.cli.table import format_table
 
 HEADERS = ["NAME", "INSTANCE", "RESOURCEREADY", "INFERENCEREADY", "JOBSTARTED", "WORKSPACESUCCEEDED", "AGE"]
@@ -38,34 +39,59 @@ def _shown(s: Any) -> tuple[Any, ...]:
     return (*_rows([s], False)[0][:-1], s.state)
 
 
+@o.verb
 def status(
-    name: Annotated[str | None, typer.Argument(help="Workspace name (default: all in the namespace).")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="NAME",
+            help="Workspace name (default: all in the namespace).",
+            autocompletion=complete.workspaces,
+            show_default=False,
+        ),
+    ] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="All namespaces.")] = False,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Print again on every change.")] = False,
-    output: o.Output = None,
-    kubeconfig: o.Kubeconfig = None,
-    context: o.Context = None,
-    namespace: o.Namespace = None,
+    output: o.DataOutput = None,
+    request_timeout: o.RequestTimeout = None,
+    conn: o.ClusterFlags = o.ClusterFlags(),  # noqa: B008 - a frozen dataclass, expanded by @verb
 ) -> None:
-    """Show workspaces with Kaito's columns: RESOURCEREADY, INFERENCEREADY, JOBSTARTED, WORKSPACESUCCEEDED."""
+    """Show workspaces with Kaito's columns: RESOURCEREADY, INFERENCEREADY, JOBSTARTED, WORKSPACESUCCEEDED.
+
+    Examples:
+
+      # Every workspace in every namespace
+      kaitoctl status -A
+
+      # Follow one workspace until it is ready
+      kaitoctl status phi-3-mini-128k-instruct -w
+
+      # For scripts: one WorkspaceStatus document
+      kaitoctl status phi-3-mini-128k-instruct -o json
+    """
+    kubeconfig, context, namespace = conn.kubeconfig, conn.context, conn.namespace
     with reporting():
+        from kaitoctl.cli.workspace_run import parse_duration
         from kaitoctl.ops import cluster
         from kaitoctl.ops.status import collect
 
         fmt = check_output_format(output)
+        timeout_s = parse_duration(request_timeout, "--request-timeout")
         kube = cluster.connect(kubeconfig, context)
+        kube.request_timeout = timeout_s
         ns = None if all_namespaces else cluster.resolve_namespace(kube, namespace)
         headers = ["NAMESPACE", *HEADERS] if all_namespaces else HEADERS
 
         def show(statuses: list[Any], first: bool) -> None:
-            if fmt == "json":
-                print_json([s.to_dict() for s in statuses] if name is None else statuses[0].to_dict())
-                return
-            if fmt == "yaml":
-                import yaml
+            if fmt is not None:
+                docs = [document("WorkspaceStatus", **s.to_dict()) for s in statuses]
+                data = docs[0] if name is not None else document("List", items=docs)
+                if fmt == "json":
+                    print_json(data)
+                else:
+                    import yaml
 
-                data = [s.to_dict() for s in statuses]
-                sys.stdout.write(yaml.safe_dump(data if name is None else data[0], sort_keys=False))
+                    sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
                 return
             text = clean(format_table(headers, _rows(statuses, all_namespaces)))  # cluster text, not escapes
             sys.stdout.write(text if first else "".join(text.splitlines(keepends=True)[1:]))

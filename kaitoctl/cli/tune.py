@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
 
+from kaitoctl.cli import complete
 from kaitoctl.cli import options as o
 from kaitoctl.cli.output import reporting
-from kaitoctl.cli.workspace_run import common_from, execute, json_result, options_from
 
 INPUT = "Training data and adapter"
 
 
-def tune(
-    preset: Annotated[str, typer.Argument(help="Model preset or alias, e.g. phi-3 (see `kaitoctl presets`).")],
-    method: Annotated[str, typer.Option("--method", metavar="lora|qlora", help="Fine-tuning method.")],
+@dataclass(frozen=True, kw_only=True)
+class TuneArgs:
+    preset: Annotated[
+        str,
+        typer.Argument(
+            metavar="PRESET",
+            help="Model preset or alias, e.g. phi-3 (see `kaitoctl presets`).",
+            autocompletion=complete.presets,
+            show_default=False,
+        ),
+    ]
+    method: Annotated[
+        str,
+        typer.Option("--method", metavar="lora|qlora", help="Fine-tuning method.", autocompletion=complete.methods),
+    ]
     input_url: Annotated[
         list[str] | None,
         typer.Option(
@@ -24,23 +37,23 @@ def tune(
             help="Dataset URL, http(s) (repeatable). Default: the Phi-3 cookbook dataset.",
             rich_help_panel=INPUT,
         ),
-    ] = None,
+    ] = None
     input_image: Annotated[
         str | None,
         typer.Option(
             "--input-image", metavar="REF", help="Image whose /data holds the dataset.", rich_help_panel=INPUT
         ),
-    ] = None,
+    ] = None
     input_pvc: Annotated[
         str | None,
         typer.Option(
             "--input-pvc", metavar="CLAIM", help="PersistentVolumeClaim holding the dataset.", rich_help_panel=INPUT
         ),
-    ] = None,
+    ] = None
     output_image: Annotated[
         str | None,
         typer.Option("--output-image", metavar="REF", help="Push the adapter to this image.", rich_help_panel=INPUT),
-    ] = None,
+    ] = None
     push_secret: Annotated[
         str | None,
         typer.Option(
@@ -49,7 +62,7 @@ def tune(
             help="kubernetes.io/dockerconfigjson Secret for --output-image.",
             rich_help_panel=INPUT,
         ),
-    ] = None,
+    ] = None
     output_pvc: Annotated[
         str | None,
         typer.Option(
@@ -58,7 +71,7 @@ def tune(
             help="Write the adapter to this claim. Default: a claim kaitoctl creates.",
             rich_help_panel=INPUT,
         ),
-    ] = None,
+    ] = None
     cleanup: Annotated[
         str,
         typer.Option(
@@ -66,59 +79,65 @@ def tune(
             metavar="on-success|always|never",
             help="Remove the tuning Job and its GPU nodes afterwards (the adapter stays).",
             rich_help_panel=o.RUN,
+            autocompletion=complete.cleanup,
         ),
-    ] = "on-success",
-    config: o.Config = None,
-    name: o.Name = None,
-    instance_type: o.InstanceType = None,
-    count: o.Count = None,
-    label: o.Labels = None,
-    node: o.Nodes = None,
-    image: o.Image = None,
-    image_pull_secret: o.ImagePullSecrets = None,
-    model_access_secret: o.ModelAccessSecret = None,
-    bypass_resource_checks: o.BypassChecks = False,
-    kubeconfig: o.Kubeconfig = None,
-    context: o.Context = None,
-    namespace: o.Namespace = None,
-    subscription: o.Subscription = None,
-    resource_group: o.ResourceGroup = None,
-    cluster: o.AksCluster = None,
-    cloud: o.Cloud = None,
-    no_pool: o.NoPool = False,
-    adopt: o.Adopt = False,
-    no_device_plugin: o.NoDevicePlugin = False,
-    dry_run: o.DryRun = False,
-    output: o.Output = None,
-    timeout: o.Timeout = None,
-    no_progress: o.NoProgress = False,
-    no_wait: o.NoWait = False,
-    recreate: o.Recreate = False,
-    yes: o.Yes = False,
-) -> None:
+    ] = "on-success"
+    config: o.TuningConfig = None
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="NAME",
+            help="Workspace name (default: PRESET-tuning).",
+            rich_help_panel=o.WORKSPACE,
+        ),
+    ] = None
+    count: o.TuningCount = None
+    ws: o.WorkspaceFlags = field(default_factory=o.WorkspaceFlags)
+    conn: o.ClusterFlags = field(default_factory=o.ClusterFlags)
+    azure: o.AzureFlags = field(default_factory=o.AzureFlags)
+    pool: o.PoolFlags = field(default_factory=o.PoolFlags)
+    run: o.RunFlags = field(default_factory=o.RunFlags)
+
+
+@o.verb
+def tune(args: TuneArgs) -> None:
     """Fine-tune PRESET (LoRA/QLoRA) as a Kubernetes Job and keep the adapter.
 
     With no --input-* the Phi-3 cookbook's dataset is used; with no --output-* the adapter goes to a
     PersistentVolumeClaim that a later `kaitoctl deploy` (with no preset) mounts.
+
+    Examples:
+
+      # QLoRA on the Phi-3 cookbook's dataset; the adapter stays in a PVC for `kaitoctl deploy`
+      kaitoctl tune phi-3 --method qlora
+
+      # Your data, and the adapter pushed to a registry
+      kaitoctl tune phi-3 --method lora --input-url https://example.com/train.parquet \\
+        --output-image myacr.azurecr.io/adapters/phi-3:1 --push-secret acr-push
+
+      # Print the plan and the Job only
+      kaitoctl tune phi-3 --method qlora --dry-run
     """
-    params = dict(locals())
-    result = json_result(params)
+    from kaitoctl.cli.workspace_run import common_options, execute, new_result, run_options
+
+    result = new_result() if args.run.output == "json" and not args.run.dry_run else None
     with reporting(result):
         from kaitoctl.core.builders import spec_for_tune
         from kaitoctl.core.catalog import load_catalog
 
-        opts = options_from(params, result)
+        opts = run_options(args.run, args.conn, ws=args.ws, azure=args.azure, pool=args.pool, cleanup=args.cleanup)
         spec = spec_for_tune(
             load_catalog(),
-            preset,
-            method=method,
-            input_urls=input_url or [],
-            input_image=input_image,
-            input_pvc=input_pvc,
-            output_image=output_image,
-            push_secret=push_secret,
-            output_pvc=output_pvc,
-            config=config,
-            common=common_from(params),
+            args.preset,
+            method=args.method,
+            input_urls=args.input_url or [],
+            input_image=args.input_image,
+            input_pvc=args.input_pvc,
+            output_image=args.output_image,
+            push_secret=args.push_secret,
+            output_pvc=args.output_pvc,
+            config=args.config,
+            common=common_options(args.ws, args.conn, name=args.name, count=args.count),
         )
-        execute(spec, opts)
+        execute(spec, opts, result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -113,6 +114,9 @@ def open_session(
     workspace: str | None,
     endpoint: str | None,
     model: str | None,
+    headers: dict[str, str] | None = None,
+    request_timeout: float | None = None,
+    on_retry: Callable[[str], None] | None = None,
 ) -> Session:
     """Port-forward through the API server to a ready pod (or use --endpoint), then discover the models."""
     adapters: list[str] = []
@@ -125,6 +129,7 @@ def open_session(
         url, via, name = endpoint, redact_url(endpoint), workspace  # `via` is printed: no password, no token
     else:
         kube = cluster.connect(kubeconfig, context)
+        kube.request_timeout = request_timeout
         ns = cluster.resolve_namespace(kube, namespace)
         status = find_workspace(kube, ns, workspace)
         spec = status.record.spec
@@ -138,7 +143,7 @@ def open_session(
 
         forward = stack.enter_context(LocalForward(kube, ns, pod, SERVER_PORT))
         url, via, name = forward.url, f"port-forward to {ns}/{pod}:{SERVER_PORT}", status.name
-    client = ModelClient(url)
+    client = ModelClient(url, headers=headers, timeout=request_timeout, on_retry=on_retry)
     stack.callback(client.close)
     models = client.models()
     return Session(client, name, choose_model(models, model, adapters, base), models, via)

@@ -138,3 +138,9 @@ def list_all_records(kube: KubeApi, namespace: str | None) -> tuple[list[Workspa
 def get_record(kube: KubeApi, namespace: str, record_name: str) -> WorkspaceRecord | None:
     obj = kube.get(resource_path("v1", "ConfigMap", namespace, record_name))
     return parse_record(obj) if obj else None
+
+
+def namespace_names(kube: Kube) -> list[str]:
+    """Namespace names (for shell completion)."""
+    items, _ = kube.list(resource_path("v1", "Namespace"))
+    return [str(n["metadata"]["name"]) for n in items]

@@ -40,6 +40,8 @@ def log_lines(
     previous: bool = False,
     tail: int | None = None,
     pod: str | None = None,
+    since_seconds: int | None = None,
+    timestamps: bool = False,
 ) -> Iterator[str]:
     """The right container's log: the server or trainer by default, init containers on request."""
     pods, _ = kube.list(resource_path("v1", "Pod", namespace), label_selector=f"{WORKSPACE_LABEL}={name}")
@@ -71,10 +73,27 @@ def log_lines(
             raise InvalidInput("--init", f"{pod_name} has no init containers", None)
         for init_name in init_names:
             yield f"==> {pod_name}/{init_name} <=="
-            yield from kube.logs(namespace, pod_name, container=init_name, tail_lines=tail, previous=previous)
+            yield from kube.logs(
+                namespace,
+                pod_name,
+                container=init_name,
+                tail_lines=tail,
+                previous=previous,
+                since_seconds=since_seconds,
+                timestamps=timestamps,
+            )
         return
     target = container or (name if name in all_names else all_names[-1])
-    yield from kube.logs(namespace, pod_name, container=target, follow=follow, tail_lines=tail, previous=previous)
+    yield from kube.logs(
+        namespace,
+        pod_name,
+        container=target,
+        follow=follow,
+        tail_lines=tail,
+        previous=previous,
+        since_seconds=since_seconds,
+        timestamps=timestamps,
+    )
 
 
 # ---- delete -------------------------------------------------------------------------------------------------------

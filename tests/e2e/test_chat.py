@@ -79,7 +79,8 @@ def test_streams_chunk_by_chunk_through_port_forward_and_asks_for_the_adapter(se
 
 def test_model_flag_json_no_stream_and_stdin(server: ModelServer, deployed: str, env: dict[str, str]) -> None:
     data = run(["chat", "hello", "-n", deployed, "--model", BASE, "-o", "json", "--max-tokens", "20", "--temperature", "0"], env).check().json()
-    assert data["choices"][0]["message"]["content"] == "echo: hello" and data["model"] == BASE
+    assert data["kind"] == "ChatResult" and data["content"] == "echo: hello" and data["model"] == BASE
+    assert data["response"]["choices"][0]["message"]["content"] == "echo: hello"
     body = server.completions()[-1]
     assert body["max_tokens"] == 20 and body["temperature"] == 0 and body["stream"] is False
     assert run(["chat", "-", "-n", deployed, "--no-stream"], env, stdin="from stdin\n").check().stdout == "echo: from stdin\n"
@@ -90,7 +91,11 @@ def test_model_flag_json_no_stream_and_stdin(server: ModelServer, deployed: str,
 
 
 def test_http_errors_from_the_runtime(server: ModelServer, deployed: str, env: dict[str, str]) -> None:
+    server.config.retry_after = "0"
     server.fail_next(429)
+    retried = run(["chat", "q", "-n", deployed], env)
+    assert retried.returncode == 0 and "busy (HTTP 429); retrying" in retried.stderr
+    server.fail_next(*[429] * 5)  # more than kaitoctl retries
     busy = run(["chat", "q", "-n", deployed], env)
     assert busy.returncode == 1 and "busy (HTTP 429)" in busy.stderr
     server.fail_next(500)
@@ -107,7 +112,8 @@ def test_legacy_chat_api(cluster: Any, deployed: str, env: dict[str, str]) -> No
         assert out == "echo: old style\n"
         assert legacy.requests[-1].path == "/chat" and legacy.requests[-1].body["prompt"] == "old style"
         data = run(["chat", "json please", "-n", deployed, "-o", "json"], env).check().json()
-        assert data == {"Result": "echo: json please"}
+        assert data["kind"] == "ChatResult" and data["content"] == "echo: json please"
+        assert data["response"] == {"Result": "echo: json please"}
 
 
 def test_endpoint_flag_needs_no_cluster(env: dict[str, str]) -> None:

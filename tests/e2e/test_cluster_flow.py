@@ -219,7 +219,7 @@ def test_failed_tuning_job_reports_the_log_tail(cluster: Any, namespace: str, en
     assert result.json()["error"]["reason"] == "JobFailed"
     assert "no 'messages' column" in result.stderr
     status = run(["status", "-n", namespace, "-o", "json"], env).check().json()
-    assert status[0]["state"] == "Failed"
+    assert status["items"][0]["state"] == "Failed"
     # Re-running after a failure trains again (a new Job), instead of reporting the old failure.
     cluster.clear_pod_behaviors(namespace)
     again = run(["tune", "phi-3", "--method", "qlora", "--node", gpu_node, "-n", namespace, "-o", "json", "--no-progress"], env, timeout=120)
@@ -388,7 +388,7 @@ def test_status_table_json_yaml_and_watch(cluster: Any, namespace: str, env: dic
     assert header.split() == ["NAME", "INSTANCE", "RESOURCEREADY", "INFERENCEREADY", "JOBSTARTED", "WORKSPACESUCCEEDED", "AGE"]
     assert row.split()[:5] == ["phi-3-mini-128k-instruct", A100, "True", "True", "True"]
     data = run(["status", "-n", namespace, "-o", "json"], env).check().json()
-    assert data[0]["state"] == "Ready"
+    assert data["items"][0]["state"] == "Ready"
     assert yaml.safe_load(run(["status", "-n", namespace, "-o", "yaml"], env).check().stdout) == data
     assert run(["status", "nope", "-n", namespace], env).returncode == 1
     other = cluster.add_gpu_node(vm_size=A100)

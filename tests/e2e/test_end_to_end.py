@@ -41,7 +41,7 @@ def test_tune_deploy_chat_delete(cluster: Any, namespace: str, emu: Any, env: di
     assert tuned["output"] == {"volume": f"pvc:{BASE}-tuning-adapter", "claimName": f"{BASE}-tuning-adapter"}
     assert emu.requests(method="PUT", path=tune_pool) and tune_pool not in emu.pools()
     status = run(["status", "-n", namespace, "-o", "json"], env).check().json()
-    assert status[0]["state"] == "Succeeded" and status[0]["output"]["claimName"] == f"{BASE}-tuning-adapter"
+    assert status["items"][0]["state"] == "Succeeded" and status["items"][0]["output"]["claimName"] == f"{BASE}-tuning-adapter"
 
     # 2. deploy with no arguments: the base model and that adapter, on a pool of its own, Ready
     deployed = run(["deploy", "-n", namespace, "-o", "json"], env, timeout=180).check().json()

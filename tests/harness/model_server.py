@@ -23,6 +23,7 @@ class Recorded:
     method: str
     path: str
     body: dict[str, Any] | None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -32,6 +33,12 @@ class ModelServerConfig:
     chunk_delay_s: float = 0.05
     first_token_delay_s: float = 0.0  # before the first chunk (a model's prefill); bench/chat uses a fixed one
     failures: list[int] = field(default_factory=list)  # statuses to answer the next completion requests with
+    retry_after: str | None = None  # Retry-After header on those failures (RFC 9110); Kaito's own use unverified
+    # How the next streamed answer goes wrong, after its first chunk: "error" (an error event, as vLLM sends one
+    # mid-generation: vllm/entrypoints/openai/serving_chat.py), "truncate" (the connection ends before [DONE]),
+    # "malformed" (a chunk that is not JSON), "length" (finish_reason "length": the token limit).
+    stream_fault: str | None = None
+    api_key: str | None = None  # when set, requests without "Authorization: Bearer <key>" get 401
 
 
 def reply_text(question: str) -> str:
@@ -59,9 +66,18 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return json.loads(self.rfile.read(length))
 
+    def _unauthorized(self) -> bool:
+        key = self.server.config.api_key
+        if key is None or self.headers.get("Authorization") == f"Bearer {key}":
+            return False
+        self._json(401, {"error": {"message": "Invalid API key", "type": "AuthenticationError", "code": 401}})
+        return True
+
     def do_GET(self) -> None:
         cfg = self.server.config
-        self.server.record(Recorded("GET", self.path, None))
+        self.server.record(Recorded("GET", self.path, None, dict(self.headers)))
+        if self._unauthorized():
+            return
         if self.path == "/health":
             self._json(200, {"status": "Healthy"})
         elif self.path == "/v1/models" and not cfg.legacy:
@@ -74,7 +90,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         cfg = self.server.config
         body = self._body() or {}
-        self.server.record(Recorded("POST", self.path, body))
+        self.server.record(Recorded("POST", self.path, body, dict(self.headers)))
+        if self._unauthorized():
+            return
         if self.path == "/chat":
             if not cfg.legacy:
                 self._json(404, {"detail": "Not Found"})
@@ -90,7 +108,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if cfg.failures:
             status = cfg.failures.pop(0)
-            self._json(status, {"error": {"message": f"injected {status}", "type": "test", "code": status}})
+            data = json.dumps({"error": {"message": f"injected {status}", "type": "test", "code": status}}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if cfg.retry_after is not None:
+                self.send_header("Retry-After", cfg.retry_after)
+            self.end_headers()
+            self.wfile.write(data)
             return
         model = body.get("model")
         if model not in cfg.models:
@@ -102,6 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
         question = next((m["content"] for m in reversed(body.get("messages") or []) if m.get("role") == "user"), "")
         words = reply_text(question).split(" ")
         if not body.get("stream"):
+            fault, cfg.stream_fault = cfg.stream_fault, None
             self._json(
                 200,
                 {
@@ -112,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
                         {
                             "index": 0,
                             "message": {"role": "assistant", "content": " ".join(words)},
-                            "finish_reason": "stop",
+                            "finish_reason": "length" if fault == "length" else "stop",
                         }
                     ],
                     "usage": {
@@ -136,7 +162,18 @@ class _Handler(BaseHTTPRequestHandler):
 
         if cfg.first_token_delay_s:
             time.sleep(cfg.first_token_delay_s)
+        fault, cfg.stream_fault = cfg.stream_fault, None
         for i, word in enumerate(words):
+            if i == 1 and fault == "error":
+                send(
+                    'data: {"error": {"message": "CUDA out of memory", "type": "InternalServerError", "code": 500}}\n\n'
+                )
+                break
+            if i == 1 and fault == "malformed":
+                send("data: {not json\n\n")
+                break
+            if i == 1 and fault == "truncate":
+                break
             delta = word if i == 0 else " " + word
             chunk = {
                 "id": "chatcmpl-test",
@@ -147,11 +184,15 @@ class _Handler(BaseHTTPRequestHandler):
             send(f"data: {json.dumps(chunk)}\n\n")
             self.server.chunk_sent(delta)
             time.sleep(cfg.chunk_delay_s)
+        if fault == "truncate":
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            return
         final = {
             "id": "chatcmpl-test",
             "object": "chat.completion.chunk",
             "model": model,
-            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "length" if fault == "length" else "stop"}],
             "usage": {"prompt_tokens": len(question.split()), "completion_tokens": len(words), "total_tokens": 0},
         }
         send(f"data: {json.dumps(final)}\n\n")

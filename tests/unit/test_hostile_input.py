@@ -85,8 +85,9 @@ def test_dev_zero_and_directory(tmp_path: Path) -> None:
     if os.path.exists("/dev/zero"):
         result = runner.invoke(app, ["apply", "-f", "/dev/zero", "--dry-run"])
         assert result.exit_code == 2 and "larger than" in result.stderr
+    # A directory is read like kubectl's -f DIR (issue 13); one with no manifest in it is refused.
     result = runner.invoke(app, ["apply", "-f", str(tmp_path), "--dry-run"])
-    assert result.exit_code == 2 and "is a directory" in result.stderr, result.stderr
+    assert result.exit_code == 2 and "holds no .yaml, .yml or .json file" in result.stderr, result.stderr
 
 
 # ---- 10: tracebacks become exit 2 ----------------------------------------------------------------------------

@@ -47,7 +47,8 @@ def imported_modules(args: list[str]) -> set[str]:
         env=env,
         timeout=60,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    # 2: the cookbook YAML's dry run says a real run would be refused (its placeholders); it still renders
+    assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     modules = set()
     for line in proc.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
