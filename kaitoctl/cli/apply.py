@@ -4,8 +4,6 @@ Like `kubectl apply -f`: a file may hold several documents, a directory contribu
 (not recursing), '-' reads stdin; every Workspace is checked first, then each is run in turn.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -102,7 +100,7 @@ def load_workspace_docs(filenames: list[str]) -> list[tuple[str, Any]]:
     return docs
 
 
-def build_specs(args: WorkspaceFileArgs, common: CommonOptions) -> list[WorkspaceSpec]:
+def build_specs(args: WorkspaceFileArgs, common: "CommonOptions") -> "list[WorkspaceSpec]":
     """Every Workspace as a spec with the flags applied. Errors name the document; --name needs a single one."""
     from kaitoctl.core.builders import apply_overrides, spec_from_kaito
     from kaitoctl.core.catalog import load_catalog

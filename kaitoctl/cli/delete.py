@@ -1,7 +1,5 @@
 """kaitoctl delete: remove a workspace's objects and the node pool kaitoctl created for it."""
 
-from __future__ import annotations
-
 import sys
 from dataclasses import dataclass, field
 from typing import Annotated

@@ -1,7 +1,5 @@
 """kaitoctl deploy: serve a preset (vLLM or transformers), optionally with LoRA adapters."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 

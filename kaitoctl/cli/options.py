@@ -7,8 +7,6 @@ of parameters and hands the verb one typed object, so a renamed flag is a type e
 Only typer and the standard library are imported here, so building the command tree (and `--help`) stays cheap.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import functools
 import inspect
@@ -37,8 +35,13 @@ def _is_group(annotation: Any) -> bool:
     return isinstance(annotation, type) and dataclasses.is_dataclass(annotation)
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, include_extras=True)
+
+
 def _flatten(cls: type, seen: set[str]) -> list[inspect.Parameter]:
-    hints = typing.get_type_hints(cls, include_extras=True)
+    hints = _hints(cls)
     params: list[inspect.Parameter] = []
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
@@ -54,16 +57,12 @@ def _flatten(cls: type, seen: set[str]) -> list[inspect.Parameter]:
 
 
 def _build(cls: type, values: dict[str, Any]) -> Any:
-    hints = typing.get_type_hints(cls, include_extras=True)
+    hints = _hints(cls)
     kwargs = {
         f.name: _build(hints[f.name], values) if _is_group(hints[f.name]) else values[f.name]
         for f in dataclasses.fields(cls)
     }
     return cls(**kwargs)
-
-
-def _leaf_names(groups: dict[str, Any]) -> set[str]:
-    return {p.name for cls in groups.values() for p in _flatten(cls, set())}
 
 
 def verb(func: F) -> F:
@@ -76,15 +75,17 @@ def verb(func: F) -> F:
     groups = {name: hint for name, hint in hints.items() if name != "return" and _is_group(hint)}
     seen: set[str] = set()
     params: list[inspect.Parameter] = []
+    plain: list[str] = []
     for name, param in inspect.signature(func).parameters.items():
         if name in groups:
             params.extend(_flatten(groups[name], seen))
         else:  # a plain typer parameter
+            if name in seen:
+                raise TypeError(f"option {name!r} is declared twice in {func.__name__}")
             seen.add(name)
+            plain.append(name)
             params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints[name]))
-    log_params = _flatten(LogFlags, seen)
-    params.extend(log_params)
-    plain = [p.name for p in params if p not in log_params and p.name not in _leaf_names(groups)]
+    params.extend(_flatten(LogFlags, seen))
 
     @functools.wraps(func)
     def wrapper(**values: Any) -> None:

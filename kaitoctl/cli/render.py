@@ -1,7 +1,5 @@
 """kaitoctl render -f: the manifests Workspace YAML becomes (same as apply --dry-run); a CI lint step."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 from kaitoctl.cli import options as o

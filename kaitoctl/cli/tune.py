@@ -1,7 +1,5 @@
 """kaitoctl tune: fine-tune a preset with LoRA or QLoRA and keep the adapter."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from typing import Annotated
 
