@@ -53,6 +53,7 @@ class KubeApi(Protocol):
         previous: bool = False,
         follow: bool = False,
         timestamps: bool = False,
+        since_seconds: int | None = None,
     ) -> Iterator[str]: ...
 
     def ensure_namespace(self, namespace: str) -> bool: ...

@@ -267,6 +267,7 @@ class FakeKube:
         previous: bool = False,
         follow: bool = False,
         timestamps: bool = False,
+        since_seconds: int | None = None,
     ) -> Iterator[str]:
         self.calls.append(("logs", namespace, pod, container, tail_lines, previous, follow))
         lines = self.pod_logs.get((namespace, pod, container), [])
