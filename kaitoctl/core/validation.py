@@ -404,9 +404,14 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
     if spec.model_access_secret:
         check_dns1123_subdomain(spec.model_access_secret, f("presetOptions.modelAccessSecret"), "Secret name")
     elif preset.download_auth_required:
-        warnings.append(
-            f"{preset.hf_repo} is a gated Hugging Face model: the download needs a token "
-            "(--model-access-secret SECRET with key HF_TOKEN)"
+        # A blocker, not a warning: without the token the download fails only after a paid GPU pool is up.
+        findings.blockers.append(
+            InvalidInput(
+                f("presetOptions.modelAccessSecret"),
+                f"{preset.hf_repo} is a gated Hugging Face model and no model-access secret is given",
+                "kubectl create secret generic hf-token --from-literal=HF_TOKEN=hf_...; "
+                "then --model-access-secret hf-token",
+            )
         )
 
     if spec.inference is not None:

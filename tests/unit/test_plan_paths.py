@@ -105,15 +105,17 @@ def test_model_access_secret_reaches_the_runtime_as_hf_token() -> None:
     ]
 
 
-def test_a_gated_model_without_a_token_is_warned_about() -> None:
-    warning = (
-        "meta-llama/Llama-3.1-8B-Instruct is a gated Hugging Face model: the download needs a token "
-        "(--model-access-secret SECRET with key HF_TOKEN)"
-    )
-    assert warning in plan_of(deploy_spec("llama-3.1-8b-instruct")).warnings
-    with_token = plan_of(deploy_spec("llama-3.1-8b-instruct", model_access_secret="hf"))
-    assert not [w for w in with_token.warnings if "gated" in w]
-    assert not [w for w in plan_of(deploy_spec("phi-3")).warnings if "gated" in w]
+def test_a_gated_model_without_a_token_is_refused_before_any_write() -> None:
+    blockers = plan_of(deploy_spec("llama-3.1-8b-instruct")).blockers
+    assert [(b.field, b.problem) for b in blockers] == [
+        (
+            "--model-access-secret",
+            "meta-llama/Llama-3.1-8B-Instruct is a gated Hugging Face model and no model-access secret is given",
+        )
+    ]
+    assert "--model-access-secret hf-token" in (blockers[0].hint or "")
+    assert not plan_of(deploy_spec("llama-3.1-8b-instruct", model_access_secret="hf")).blockers
+    assert not plan_of(deploy_spec("phi-3")).blockers
 
 
 def test_image_override_replaces_the_runtime_image_only() -> None:
