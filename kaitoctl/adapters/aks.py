@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import ssl
@@ -29,6 +30,8 @@ CLOUDS: dict[str, tuple[str, str]] = {
 }
 PRICES_ENDPOINT = "https://prices.azure.com"
 QUOTA_PORTAL = "https://portal.azure.com/#view/Microsoft_Azure_Capacity/QuotaMenuBlade/~/myQuotas"
+
+log = logging.getLogger("kaitoctl.azure")
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,18 @@ _HINTS = {
 }
 
 
+def _credentials_tried(exc: BaseException) -> list[str]:
+    """The sources DefaultAzureCredential tried, from its error text: "Attempted credentials:" then one
+    "\tNameCredential[: why]" line each (azure-identity, azure/identity/_credentials/chained.py,
+    `_get_error_message`); [] for other errors."""
+    import re
+
+    text = str(exc)
+    if "Attempted credentials:" not in text:
+        return []
+    return re.findall(r"^\t(\w+Credential)\b", text.split("Attempted credentials:", 1)[1], flags=re.MULTILINE)
+
+
 def cloud_error(exc: BaseException, action: str) -> CloudError:
     """An Azure SDK exception as a CloudError with the ARM error code and a next step."""
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
@@ -93,11 +108,15 @@ def cloud_error(exc: BaseException, action: str) -> CloudError:
     except ImportError:  # pragma: no cover
         CredentialUnavailableError = ClientAuthenticationError  # type: ignore[misc,assignment]
 
-    if isinstance(exc, CredentialUnavailableError):
+    tried = _credentials_tried(exc)
+    if isinstance(exc, CredentialUnavailableError) or tried:
+        # azure-identity's own text lists every source with a troubleshooting link; it goes to --debug only.
+        log.debug("azure-identity: %s", exc)
         return CloudError(
-            f"{action}: no Azure credentials found",
+            f"{action}: no usable Azure credentials" + (f" (tried: {', '.join(tried)})" if tried else ""),
             code="CredentialUnavailable",
-            hint="run `az login`, or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET (or workload identity)",
+            hint="run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (workload identity: "
+            "AZURE_FEDERATED_TOKEN_FILE); --debug shows what each source answered",
         )
     if isinstance(exc, ServiceRequestError):
         return CloudError(

@@ -258,6 +258,11 @@ def test_credentials_come_from_azure_identity(cluster: Any, namespace: str, emu:
     result = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=60)
     assert result.returncode == 4
     assert "az login" in result.json()["error"]["hint"]
+    # One line naming the sources tried and the fix; azure-identity's own dump only with --debug.
+    assert "no usable Azure credentials (tried: AzureCliCredential)" in result.stderr
+    assert "Attempted credentials" not in result.stderr and "troubleshoot" not in result.stderr
+    debug = run(["deploy", "phi-3", "-n", namespace, "--debug"], env, timeout=60)
+    assert debug.returncode == 4 and "Attempted credentials" in debug.stderr
     assert objects_in(cluster, namespace) == {}
 
 
