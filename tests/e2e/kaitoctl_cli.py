@@ -14,6 +14,17 @@ from typing import Any
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def validate_document(document: Any) -> None:
+    import jsonschema
+
+    with open(os.path.join(REPO, "schema", "kaitoctl.schema.json"), encoding="utf-8") as f:
+        validator = jsonschema.Draft202012Validator(json.load(f))
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    assert not errors, "not a kaitoctl.io/v1 document: " + "; ".join(
+        f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]
+    )
+
+
 @dataclass
 class Result:
     args: list[str]
@@ -23,7 +34,10 @@ class Result:
     seconds: float
 
     def json(self) -> Any:
-        return json.loads(self.stdout)
+        """stdout as JSON, checked against the published schema (every -o json document kaitoctl prints)."""
+        document = json.loads(self.stdout)
+        validate_document(document)
+        return document
 
     def check(self, code: int = 0) -> Result:
         assert self.returncode == code, (

@@ -119,3 +119,12 @@ def test_request_timeout_bounds_a_slow_answer(server: ModelServer) -> None:
     server.config.chunk_delay_s = 3.0
     result = chat("a b c d", "--endpoint", server.url, "--request-timeout", "1s")
     assert result.returncode == 1 and "stopped answering" in result.stderr
+
+
+def test_debug_shows_http_requests_without_secrets(server: ModelServer) -> None:
+    quiet = chat("q", "--endpoint", server.url, "--api-key", "s3cret")
+    assert "HTTP Request" not in quiet.stderr  # no logging by default
+    loud = chat("q", "--endpoint", server.url, "--api-key", "s3cret", "--debug")
+    assert loud.returncode == 0, loud.stderr
+    assert f"POST {server.url}/v1/chat/completions" in loud.stderr
+    assert "s3cret" not in loud.stderr

@@ -48,7 +48,7 @@ def test_presets_show_gives_facts_and_fit() -> None:
     assert fit["Standard_NV36ads_A10_v5"] == {
         "sku": "Standard_NV36ads_A10_v5",
         "vllm": {"fits": True, "nodes": 1},
-        "tuning": {"lora": {"fits": True, "GiBPerGPU": 12.3}, "qlora": {"fits": True, "GiBPerGPU": 4.4}},
+        "tuning": {"lora": {"fits": True, "gibPerGPU": 12.3}, "qlora": {"fits": True, "gibPerGPU": 4.4}},
     }
     full = json.loads(runner.invoke(app, ["presets", "show", "phi-3", "--max-model-len", "131072", "-o", "json"]).stdout)
     by_sku = {row["sku"]: row["vllm"] for row in full["fit"]}

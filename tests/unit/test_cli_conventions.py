@@ -82,6 +82,7 @@ NO_CLUSTER = {"KUBECONFIG": "/nonexistent/kubeconfig", "HOME": "/nonexistent"}
         (["apply", "-f", "/nonexistent.yaml"], "--filename"),
         (["logs", "ws", "--since", "yesterday"], "--since"),
         (["status", "--request-timeout", "fast"], "--request-timeout"),
+        (["deploy", "llama-3.1-8b-instruct"], "--model-access-secret"),  # item 11: gated, no token
     ],
 )
 def test_flag_errors_come_before_the_kubeconfig(args: list[str], field: str) -> None:
@@ -227,3 +228,81 @@ def test_version_names_the_kaito_release() -> None:
     assert kaitoctl("--version").stdout == kaitoctl("version").stdout
     data = json.loads(kaitoctl("version", "-o", "json").stdout)
     assert data == {"apiVersion": "kaitoctl.io/v1", "kind": "Version", "kaitoctl": __version__, "kaito": "v0.12.0"}
+
+
+# -- 10. apply/render -f: several documents, directories ----------------------------------------------------------
+
+
+def test_render_takes_a_multi_document_file_and_a_directory(tmp_path: Path) -> None:
+    phi4 = (FIXTURES / "v1beta1-inference-phi-4-mini.yaml").read_text()
+    adapters = (FIXTURES / "v1beta1-tuning-pvc.yaml").read_text()
+    both = tmp_path / "both.yaml"
+    both.write_text(phi4 + "\n---\n" + adapters)
+    multi = runner.invoke(app, ["render", "-f", str(both), "-o", "json"])
+    assert multi.exit_code == 0, multi.stderr
+    kinds = [d["kind"] for d in json.loads(multi.stdout)["items"]]
+    assert "StatefulSet" in kinds and "Job" in kinds
+    assert multi.stderr.count("Plan:") == 2
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(phi4)
+    (folder / "b.yml").write_text(adapters)
+    (folder / "notes.txt").write_text("not a manifest")
+    from_dir = runner.invoke(app, ["render", "-f", str(folder), "-o", "json"])
+    assert from_dir.exit_code == 0, from_dir.stderr
+    assert json.loads(from_dir.stdout) == json.loads(multi.stdout)
+    twice = runner.invoke(app, ["render", "-f", str(folder / "a.yaml"), "-f", str(folder / "b.yml")])
+    assert twice.exit_code == 0 and twice.stdout == runner.invoke(app, ["render", "-f", str(both)]).stdout
+
+
+def test_several_workspaces_are_all_checked_first(tmp_path: Path) -> None:
+    phi4 = (FIXTURES / "v1beta1-inference-phi-4-mini.yaml").read_text()
+    both = tmp_path / "both.yaml"
+    both.write_text(phi4 + "\n---\n" + phi4)
+    same = kaitoctl("apply", "-f", str(both), env=NO_CLUSTER)
+    assert same.returncode == 2 and "given twice" in same.stderr and "kubeconfig" not in same.stderr
+    cookbook = (FIXTURES / "cookbook-tuning-phi-3.yaml").read_text()
+    both.write_text(phi4 + "\n---\n" + cookbook)
+    refused = kaitoctl("apply", "-f", str(both), env=NO_CLUSTER)  # the second one's retired SKU stops both
+    assert refused.returncode == 2 and "Standard_NC6s_v3" in refused.stderr and "kubeconfig" not in refused.stderr
+    renamed = kaitoctl("apply", "-f", str(both), "--name", "x", env=NO_CLUSTER)
+    assert renamed.returncode == 2 and "--name" in renamed.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "holds no .yaml" in kaitoctl("render", "-f", str(empty)).stderr
+
+
+# -- 6. -v/--debug and Azure credential errors ----------------------------------------------------------------------
+
+
+def test_redaction_of_secrets_in_debug_logs() -> None:
+    from kaitoctl.cli.logsetup import redact
+
+    assert redact("{'Authorization': 'Bearer eyJabc.def'}") == "{'Authorization': 'Bearer REDACTED'}"
+    assert "hunter2" not in redact("client_secret=hunter2&grant_type=client_credentials")
+    assert "abc" not in redact("https://x.blob.core.windows.net/c?sv=1&sig=abc")
+    assert redact("GET /api/v1/namespaces/default/pods 200") == "GET /api/v1/namespaces/default/pods 200"
+
+
+def test_no_credentials_is_one_line_naming_what_was_tried() -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from kaitoctl.adapters.aks import cloud_error
+
+    # azure-identity's text (azure/identity/_credentials/chained.py, _get_error_message)
+    text = (
+        "DefaultAzureCredential failed to retrieve a token from the included credentials.\n"
+        "Attempted credentials:\n\tEnvironmentCredential: EnvironmentCredential authentication unavailable. "
+        "Environment variables are not fully configured.\nVisit https://aka.ms/azsdk/python/identity/"
+        "environmentcredential/troubleshoot to troubleshoot this issue.\n\tAzureCliCredential: Please run 'az login' "
+        "to set up an account\n\tSharedTokenCacheCredential\nTo mitigate this issue, please refer to the guidelines."
+    )
+    error = cloud_error(ClientAuthenticationError(message=text), "reading AKS cluster c")
+    assert error.message == (
+        "reading AKS cluster c: no usable Azure credentials "
+        "(tried: EnvironmentCredential, AzureCliCredential, SharedTokenCacheCredential)"
+    )
+    assert "az login" in (error.hint or "") and "AZURE_CLIENT_ID" in (error.hint or "")
+    assert int(error.exit_code) == 4
+    rejected = cloud_error(ClientAuthenticationError(message="token expired"), "x")
+    assert "no usable" not in rejected.message
