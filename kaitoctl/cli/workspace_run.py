@@ -193,18 +193,27 @@ def preflight(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog) -> None:
 
 
 def run(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, result: dict[str, Any] | None) -> dict[str, Any]:
-    """A real run: hand over to ops (cluster, Azure, wait). `result` (the -o json document) is filled on the way."""
+    """A real run: hand over to ops (cluster, Azure, wait). `result` (the -o json document) is filled on the way;
+    the outcome, failed or not, also goes to the GitHub Actions job summary when there is one."""
     from dataclasses import replace
 
+    from kaitoctl.cli import summary
     from kaitoctl.cli.progress import make_reporter
+    from kaitoctl.core.errors import KaitoctlError
     from kaitoctl.ops.run import run_workspace
 
+    document = result if result is not None else new_result()
     reporter = make_reporter(no_progress=opts.no_progress)
     confirm = terminal_confirm(reporter) if wants_consent(opts) else None
     try:
-        return run_workspace(spec, replace(opts, result=result, confirm=confirm), catalog, reporter)
+        done = run_workspace(spec, replace(opts, result=document, confirm=confirm), catalog, reporter)
+    except KaitoctlError as error:
+        summary.append(document, error)
+        raise
     finally:
         reporter.close()
+    summary.append(done)
+    return done
 
 
 def execute(spec: WorkspaceSpec, opts: RunOptions, result: dict[str, Any] | None) -> None:

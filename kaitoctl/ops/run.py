@@ -403,7 +403,12 @@ def run_workspace(
     objects = preflight(run, where, catalog)
     if where.aks_target is not None:
         run.pool = pool_preflight(run, where.aks_target, catalog, aks)
-        result["pool"] = {"name": plan.placement.pool_name, "action": run.pool.action}
+        price = run.pool.price_per_hour
+        result["pool"] = {
+            "name": plan.placement.pool_name,
+            "action": run.pool.action,
+            "usdPerHour": None if price is None else round(price, 4),
+        }
     ask_consent(run, objects)
 
     return write_and_wait(run, objects, result)

@@ -3,6 +3,7 @@ kwok nodes in the local control plane (labels, taint, GPUs after the NVIDIA devi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,12 +40,17 @@ def _pool_props(emu: Any, name: str) -> dict[str, Any]:
 
 
 def test_deploy_creates_a_pool_and_lands_on_its_nodes(
-    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str], tmp_path: Path
 ) -> None:
-    result = run(["deploy", "phi-3", "-n", namespace, "-o", "json", "--no-progress"], env, timeout=120).check()
+    step_summary = tmp_path / "step-summary.md"  # as on a GitHub Actions runner
+    result = run(["deploy", "phi-3", "-n", namespace, "-o", "json", "--no-progress"], {**env, "GITHUB_STEP_SUMMARY": str(step_summary)}, timeout=120).check()
     data = result.json()
     name = pool_name(namespace, "phi-3-mini-128k-instruct")
-    assert data["pool"] == {"name": name, "action": "create"}
+    assert {k: data["pool"][k] for k in ("name", "action")} == {"name": name, "action": "create"}
+    assert data["pool"]["usdPerHour"] > 0  # the emulator's retail price for the SKU
+    summary = step_summary.read_text()
+    assert summary.startswith(f"### kaitoctl deploy `phi-3-mini-128k-instruct` in `{namespace}`: Ready")
+    assert f"| cost | ${data['pool']['usdPerHour']:.2f}/h |" in summary and f"| node pool | {name} (create) |" in summary
     assert data["phases"][0]["name"] == "NodePool" and data["phases"][0]["status"] == "True"
     props = _pool_props(emu, name)
     assert props["vmSize"] == A10 and props["count"] == 1 and props["mode"] == "User"

@@ -54,7 +54,8 @@ def deployed(*, pool: bool) -> tuple[FakeKube, FakeAks, dict[str, Any]]:
 def test_a_pool_run_creates_the_pool_and_waits_for_its_node() -> None:
     kube, aks, result = deployed(pool=True)
     pool = result["plan"]["placement"]["pool"]
-    assert result["pool"] == {"name": pool, "action": "create"}
+    assert {k: result["pool"][k] for k in ("name", "action")} == {"name": pool, "action": "create"}
+    assert "usdPerHour" in result["pool"]  # the retail price, None when the Prices API is unreachable
     assert result["state"] == "Ready"
     assert [(p["name"], p["status"]) for p in result["phases"]] == [
         (NODE_POOL, DONE),
