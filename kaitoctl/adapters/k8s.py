@@ -8,6 +8,8 @@ and server-side apply, watches and logs work for every kind the same way.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,8 @@ from kubernetes.config.config_exception import ConfigException
 from kaitoctl import __version__
 from kaitoctl.core.errors import ClusterUnreachable, InvalidInput, NotFound, OperationFailed
 from kaitoctl.core.naming import MANAGED_BY, MANAGED_BY_LABEL
+
+log = logging.getLogger("kaitoctl.kube")  # -v: one line per API request (method, path, status, time)
 
 FIELD_MANAGER = "kaitoctl"
 STATUS_FIELD_MANAGER = "kaitoctl-status"
@@ -149,6 +153,7 @@ class Kube:
         )
         if self.request_timeout is not None:
             timeout = self.request_timeout
+        started = time.monotonic()
         try:
             response = self.api.call_api(*request, _request_timeout=timeout)
         except ApiException as exc:  # TLS problems surface here with status 0
@@ -163,6 +168,14 @@ class Kube:
                 f"cannot reach the API server at {self.context.server}: {detail or type(exc).__name__}",
                 hint="check the kube context (`--context`) and that the cluster is reachable",
             ) from None
+        log.info(
+            "%s %s%s -> %s (%.0f ms)",
+            method,
+            self.context.server,
+            path,
+            response.status,
+            (time.monotonic() - started) * 1000,
+        )
         if stream and 200 <= response.status <= 299:
             return response.response
         data = response.read()

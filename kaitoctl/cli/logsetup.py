@@ -13,6 +13,9 @@ _SECRET = re.compile(
 )
 
 
+NOISY = ("azure", "msal", "urllib3", "kubernetes", "httpx", "httpcore")
+
+
 def redact(text: str) -> str:
     return _SECRET.sub(lambda m: (m.group(1) or m.group(3) or "") + "REDACTED", text)
 
@@ -25,18 +28,21 @@ class RedactingFormatter(logging.Formatter):
 def quiet() -> None:
     """Default: third-party loggers say nothing (azure-identity's multi-line credential dumps included);
     kaitoctl's own errors already say what failed and what to do."""
-    for name in ("azure", "msal", "urllib3", "kubernetes", "httpx", "httpcore"):
+    for name in NOISY:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def setup(level: int, *, debug: bool) -> None:
+    """-v (INFO): one line per HTTP request to the API server, Azure and the model, and kaitoctl's own notes.
+    --debug: everything the libraries log as well (azure-identity, urllib3, httpcore), secrets redacted."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for name in ("azure", "msal", "urllib3", "kubernetes", "httpx", "httpcore"):
-        # --verbose: kaitoctl's own messages; --debug: HTTP requests of the Azure SDK, the API server and the model
+    for name in NOISY:
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
-    if debug:
-        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.DEBUG)
+    # Request lines: httpx's "HTTP Request: ..." and azure-core's HttpLoggingPolicy (which redacts headers and
+    # query parameters that are not on its allow-list).
+    for name in ("httpx", "azure.core.pipeline.policies.http_logging_policy"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.INFO)

@@ -296,6 +296,25 @@ def test_apply_v1beta1_yaml_behaves_like_the_flags(cluster: Any, namespace: str,
         cluster.delete_node(node)
 
 
+def test_apply_a_directory_runs_each_workspace_and_lists_the_results(cluster: Any, namespace: str, env: dict[str, str], tmp_path: Path) -> None:
+    """kubectl-style -f DIR: every Workspace in turn; -o json is a List with one RunResult per workspace."""
+    nodes = [cluster.add_gpu_node(vm_size=A100, labels={"apps": "phi-4-mini"}) for _ in range(2)]
+    try:
+        folder = tmp_path / "workspaces"
+        folder.mkdir()
+        for name, node in zip(("first", "second"), nodes, strict=True):  # one GPU each
+            doc = yaml.safe_load((FIXTURES / "v1beta1-inference-phi-4-mini.yaml").read_text())
+            doc["metadata"]["name"] = name
+            doc["resource"]["preferredNodes"] = [node]
+            (folder / f"{name}.yaml").write_text(yaml.safe_dump(doc))
+        data = run(["apply", "-f", str(folder), "-n", namespace, "-o", "json", "--no-progress"], env, timeout=180).check().json()
+        assert (data["kind"], [r["kind"] for r in data["items"]]) == ("List", ["RunResult", "RunResult"])
+        assert [(r["workspace"], r["state"]) for r in data["items"]] == [("first", "Ready"), ("second", "Ready")]
+    finally:
+        for node in nodes:
+            cluster.delete_node(node)
+
+
 def test_apply_v1alpha1_cookbook_yaml(cluster: Any, namespace: str, env: dict[str, str], tmp_path: Path) -> None:
     """The Phi-3 cookbook's tuning workspace, placeholders filled in as its readers do, with a current SKU."""
     node = cluster.add_gpu_node(vm_size=A100, labels={"app": "tuning-phi-3"})

@@ -128,3 +128,10 @@ def test_debug_shows_http_requests_without_secrets(server: ModelServer) -> None:
     assert loud.returncode == 0, loud.stderr
     assert f"POST {server.url}/v1/chat/completions" in loud.stderr
     assert "s3cret" not in loud.stderr
+
+
+def test_verbose_shows_one_line_per_request(server: ModelServer) -> None:
+    result = chat("q", "--endpoint", server.url, "-v")
+    assert result.returncode == 0, result.stderr
+    assert f'HTTP Request: POST {server.url}/v1/chat/completions "HTTP/1.1 200 OK"' in result.stderr
+    assert "httpcore" not in result.stderr  # the library's internals only with --debug
