@@ -86,6 +86,11 @@ def deploy(args: DeployArgs) -> None:
         adapters: list[Any] = list(args.adapter or [])
         preset = args.preset
         if preset is None:
+            from kaitoctl.core.errors import InvalidInput
+            from kaitoctl.core.validation import RUNTIMES
+
+            if args.runtime is not None and args.runtime not in RUNTIMES:  # flag errors before the cluster lookup
+                raise InvalidInput("--runtime", f"unknown runtime {args.runtime!r}", "use vllm or transformers")
             from kaitoctl.ops.tuned import tuned_base_and_adapter
 
             preset, tuned_adapter = tuned_base_and_adapter(opts, args.conn.namespace, args.from_tuning)

@@ -74,6 +74,7 @@ NO_CLUSTER = {"KUBECONFIG": "/nonexistent/kubeconfig", "HOME": "/nonexistent"}
     [
         (["tune", "phi-3", "--method", "full"], "--method"),
         (["deploy", "phi-3", "--runtime", "foo"], "--runtime"),
+        (["deploy", "--runtime", "foo"], "--runtime"),  # no PRESET: the flag is still checked first
         (["deploy", "phi-3", "--instance-type", "Standard_NC6s_v3"], "--instance-type"),
         (["deploy", "phi-3", "--timeout", "soon"], "--timeout"),
         (["deploy", "phi-3", "-o", "xml"], "--output"),
