@@ -86,8 +86,8 @@ def deploy(args: DeployArgs) -> None:
         adapters: list[Any] = list(args.adapter or [])
         preset = args.preset
         if preset is None:
+            from kaitoctl.core.catalog import RUNTIMES
             from kaitoctl.core.errors import InvalidInput
-            from kaitoctl.core.validation import RUNTIMES
 
             if args.runtime is not None and args.runtime not in RUNTIMES:  # flag errors before the cluster lookup
                 raise InvalidInput("--runtime", f"unknown runtime {args.runtime!r}", "use vllm or transformers")
