@@ -87,8 +87,8 @@ NO_CLUSTER = {"KUBECONFIG": "/nonexistent/kubeconfig", "HOME": "/nonexistent"}
     ],
 )
 def test_flag_errors_come_before_the_kubeconfig(args: list[str], field: str) -> None:
-    result = kaitoctl(*args, env=NO_CLUSTER)
-    assert result.returncode == 2, result.stderr
+    result = runner.invoke(app, args, env=NO_CLUSTER)
+    assert result.exit_code == 2, result.stderr
     assert f"error: {field}:" in result.stderr
     assert "kubeconfig" not in result.stderr.lower()
 
@@ -109,8 +109,8 @@ def test_dry_run_json_is_a_v1_list_like_kubectl_get() -> None:
 
 
 def help_text(*args: str) -> str:
-    result = kaitoctl(*args, "--help")
-    assert result.returncode == 0, result.stderr
+    result = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
     return result.stdout
 
 

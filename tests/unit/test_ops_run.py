@@ -829,7 +829,9 @@ def test_no_wait_returns_after_apply() -> None:
 def test_a_blocked_plan_writes_nothing_and_reports_the_plan() -> None:
     kube = cluster_with_node()
     result: dict[str, Any] = {}
-    spec = helpers.deploy_spec("llama-3.3-70b-instruct", name="big", labels=["apps=phi"])
+    spec = helpers.deploy_spec(
+        "llama-3.3-70b-instruct", name="big", labels=["apps=phi"], model_access_secret="hf-token"
+    )
     with pytest.raises(InvalidInput):
         run_workspace(spec, RunOptions(no_pool=True, result=result), helpers.catalog(), RecordingReporter(), kube=kube)
     assert "plan" in result
