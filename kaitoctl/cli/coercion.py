@@ -116,9 +116,19 @@ def install(command: Any, help_option_names: list[str]) -> int:
     return count
 
 
+class _Params(list[Any]):
+    """The root's parameter list: Typer appends its --install-completion/--show-completion options after it made
+    the group (typer.main.get_command), so each appended parameter is given its DirectParam here."""
+
+    def append(self, param: Any) -> None:
+        _install_param(param)
+        super().append(param)
+
+
 class Group(TyperGroup):
     """The root command group: installs DirectParam on the whole tree once it is built."""
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
+        self.params = _Params(self.params)
         install(self, list(self.context_settings.get("help_option_names") or ["--help"]))

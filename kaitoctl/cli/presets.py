@@ -13,7 +13,22 @@ from kaitoctl.cli import options as o
 from kaitoctl.cli.output import check_output_format, document, print_json, reporting
 from kaitoctl.cli.table import print_table
 
+HELP = """List model presets (Kaito's catalog); `presets show NAME` for one, `presets skus` for GPU sizes.
+
+Examples:
+
+  # Current presets; with --all also deprecated and dropped ones
+  kaitoctl presets
+
+  # How Phi-3 fits on each GPU size at a 128k context
+  kaitoctl presets show phi-3 --max-model-len 131072
+
+  # GPU sizes, as JSON
+  kaitoctl presets skus -o json
+"""
+
 app = typer.Typer(
+    help=HELP,
     no_args_is_help=False,
     invoke_without_command=True,
 )
@@ -68,19 +83,7 @@ def presets(
     output: o.DataOutput = None,
     show_all: AllOption = False,
 ) -> None:
-    """List model presets (Kaito's catalog); `presets show NAME` for one, `presets skus` for GPU sizes.
-
-    Examples:
-
-      # Current presets; with --all also deprecated and dropped ones
-      kaitoctl presets
-
-      # How Phi-3 fits on each GPU size at a 128k context
-      kaitoctl presets show phi-3 --max-model-len 131072
-
-      # GPU sizes, as JSON
-      kaitoctl presets skus -o json
-    """
+    """List the presets (the group's help is HELP)."""
     if ctx.invoked_subcommand is not None:
         return
     with reporting():

@@ -10,9 +10,17 @@ from kaitoctl.cli.output import check_output_format, document, print_json, repor
 
 
 def _kaito_release() -> str:
-    from kaitoctl.core.catalog import load_catalog
+    """The catalog's `kaito_version:` line, read without parsing the catalog (no YAML parser on this path)."""
+    import re
 
-    return load_catalog().kaito_version
+    from kaitoctl.core.data import presets_path
+
+    with open(presets_path(), encoding="utf-8") as f:
+        for line in f:
+            match = re.match(r"kaito_version:\s*([^\s#]+)", line)
+            if match:
+                return match.group(1).strip("'\"")
+    return "unknown"
 
 
 def print_version(fmt: str | None) -> None:

@@ -308,7 +308,7 @@ def test_secret_url_never_printed_nor_stored(fmt: list[str]) -> None:
     out = result.stdout
     assert out.count("SECRETSIG") == 1 and out.count("hunter2") == 1
     if fmt:
-        objects = json.loads(out)
+        objects = json.loads(out)["items"]  # a v1 List, as `kubectl get -o json`
         job = next(o for o in objects if o["kind"] == "Job")
         argv = json.dumps([c.get("args") for c in job["spec"]["template"]["spec"]["initContainers"]])
         assert "SECRETSIG" in argv
