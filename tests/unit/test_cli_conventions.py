@@ -307,3 +307,23 @@ def test_no_credentials_is_one_line_naming_what_was_tried() -> None:
     assert int(error.exit_code) == 4
     rejected = cloud_error(ClientAuthenticationError(message="token expired"), "x")
     assert "no usable" not in rejected.message
+
+
+# -- README's command table matches the help ------------------------------------------------------------------------
+
+
+def test_readme_command_table_matches_the_help() -> None:
+    import re
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| `kaitoctl ")]
+    documented = {re.match(r"\| `kaitoctl ([a-z]+)", row).group(1) for row in rows}  # type: ignore[union-attr]
+    assert documented == set(VERBS)
+    for row in rows:
+        verb = re.match(r"\| `kaitoctl ([a-z]+)", row).group(1)  # type: ignore[union-attr]
+        text = help_text(verb) + (
+            help_text("presets", "show") + help_text("presets", "skus") if verb == "presets" else ""
+        )
+        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+|-[a-zA-Z])\b", row.split("|")[2]))
+        missing = sorted(f for f in flags if f not in text and f not in ("--version",))
+        assert not missing, f"README documents {missing} for `kaitoctl {verb}`, its help does not"
