@@ -324,6 +324,6 @@ def test_readme_command_table_matches_the_help() -> None:
         text = help_text(verb) + (
             help_text("presets", "show") + help_text("presets", "skus") if verb == "presets" else ""
         )
-        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+|-[a-zA-Z])\b", row.split("|")[2]))
+        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+|-[a-zA-Z])\b", re.split(r"(?<!\\)\|", row)[2]))
         missing = sorted(f for f in flags if f not in text and f not in ("--version",))
         assert not missing, f"README documents {missing} for `kaitoctl {verb}`, its help does not"
