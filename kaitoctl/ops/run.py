@@ -397,6 +397,8 @@ def run_workspace(
     result["phases"] = progress.to_list()
     run = Run(kube, opts, plan, progress, existing, changes, started)
     if already_succeeded(run):
+        if run.previous_status.get("cleanup") == "pending" and cleans_up_after_success(spec, opts):
+            finish_pending_cleanup(run, where.aks_target, catalog, aks)
         result.update(skip_succeeded(run))
         result["durationSeconds"] = round(time.monotonic() - started, 3)
         return result
@@ -707,9 +709,12 @@ def conclude(run: Run, outcome: WaitOutcome) -> dict[str, Any]:
     output = run.plan.output_location()
     if outcome.training_step:
         output["trainingSteps"] = outcome.training_step[1]
-    _write_status(
-        run.kube, run.plan, run.previous_status, {"state": "Succeeded", "finishedAt": _now(), "output": output}
-    )
+    status: dict[str, Any] = {"state": "Succeeded", "finishedAt": _now(), "output": output}
+    if cleans_up_after_success(run.plan.spec, run.opts):
+        # Succeeded, but the Job and the GPU pool are still there until cleanup() records "done": a re-run (or
+        # `delete`) after a failed or interrupted cleanup finishes it instead of reporting "already succeeded".
+        status["cleanup"] = "pending"
+    _write_status(run.kube, run.plan, run.previous_status, status)
     return {"output": output, "state": "Succeeded"}
 
 
@@ -744,4 +749,18 @@ def cleanup(run: Run) -> None:
         kube.delete(resource_path("v1", "ConfigMap", plan.namespace, plan.names.tuning_config))
     if run.pool is not None:
         run.pool.release(plan)
+    previous = cluster.get_record(kube, plan.namespace, plan.names.record) or run.existing
+    _write_status(kube, plan, previous.status if previous else {}, {"cleanup": "done"})
     run.progress.done(CLEANUP, "Cleaned", "tuning Job removed; the adapter and the workspace record stay")
+
+
+def finish_pending_cleanup(
+    run: Run, target: AksTarget | None, catalog: Catalog, aks: Callable[[AksTarget], AksApi] | None
+) -> None:
+    """A succeeded tuning run whose cleanup failed or was interrupted: remove the Job and release the pool now."""
+    if target is not None and run.plan.placement.mode == "pool":
+        from kaitoctl.ops.pool import PoolOperations
+
+        run.pool = PoolOperations(target, run.opts, run.kube, catalog, aks=aks(target) if aks is not None else None)
+    run.progress.info(f"{run.plan.spec.name} succeeded earlier, but its cleanup did not finish: finishing it")
+    cleanup(run)

@@ -124,3 +124,40 @@ def test_an_adapter_volume_mounted_by_a_running_workspace_is_found() -> None:
     pod["status"]["phase"] = "Succeeded"
     kube.put(pod)
     assert adapter_claims_in_use(kube, targets) == []
+
+
+# ---- item 2: a succeeded tuning run whose cleanup did not finish is finished by a re-run -------------------------
+
+
+def test_a_re_run_finishes_a_pending_cleanup() -> None:
+    from kaitoctl.core.errors import CloudError
+    from kaitoctl.ops.cluster import get_record
+    from tests.unit.fakes import FakeAks, FakePoller, job_controller
+
+    kube = FakeKube(on_apply=[job_controller])
+    aks = FakeAks(calls=kube.calls)
+
+    def node_joins(poller: FakePoller) -> None:
+        if poller.op == "put" and poller.body is not None:
+            props = poller.body["properties"]
+            kube.put(gpu_node("aks-node-0", instance_type=props["vmSize"], labels=props["nodeLabels"]))
+            aks.fail_wait = CloudError("the delete failed", code="InternalServerError")  # the next wait: cleanup
+
+    aks.on_done.append(node_joins)
+    spec = helpers.tune_spec("phi-3", name="tphi", namespace=NS)
+    opts = RunOptions(
+        subscription="s", resource_group="rg", aks_cluster="aks", no_device_plugin=True, cleanup="on-success"
+    )
+    with pytest.raises(CloudError):
+        run_workspace(spec, opts, helpers.catalog(), RecordingReporter(), kube=kube, aks=lambda _: aks)
+    record = get_record(kube, NS, "tphi-workspace")
+    assert record is not None and record.status["state"] == "Succeeded" and record.status["cleanup"] == "pending"
+    pool = record.placement.pool if record.placement else None
+    assert pool in aks.pools
+
+    aks.on_done.remove(node_joins)
+    result = run_workspace(spec, opts, helpers.catalog(), RecordingReporter(), kube=kube, aks=lambda _: aks)
+    assert result["state"] == "Succeeded"
+    assert pool not in aks.pools
+    record = get_record(kube, NS, "tphi-workspace")
+    assert record is not None and record.status["cleanup"] == "done"

@@ -635,6 +635,8 @@ def test_a_failed_tuning_wait_is_recorded_and_cleaned_up_with_cleanup_always() -
         ("apply", "/api/v1/namespaces/default/configmaps/tphi-workspace", STATUS_FIELD_MANAGER, "write"),
         ("delete", "/apis/batch/v1/namespaces/default/jobs/tphi", "Background"),
         ("delete", "/api/v1/namespaces/default/configmaps/tphi-params", "Background"),
+        # cleanup recorded as done (issue 10: a pending cleanup is finished by a re-run)
+        ("apply", "/api/v1/namespaces/default/configmaps/tphi-workspace", STATUS_FIELD_MANAGER, "write"),
     ]
 
 
@@ -725,7 +727,10 @@ def test_cleanup_keeps_a_user_config_and_the_record() -> None:
     kube = FakeKube()
     run = make_run(tune(config="mine"), kube, RunOptions(no_pool=True, cleanup="on-success"))
     cleanup(run)
-    assert kube.writes() == [("delete", "/apis/batch/v1/namespaces/default/jobs/tphi", "Background")]
+    assert kube.writes() == [
+        ("delete", "/apis/batch/v1/namespaces/default/jobs/tphi", "Background"),
+        ("apply", "/api/v1/namespaces/default/configmaps/tphi-workspace", STATUS_FIELD_MANAGER, "write"),
+    ]
     assert status(run, CLEANUP) == (DONE, "Cleaned", "tuning Job removed; the adapter and the workspace record stay")
 
 
