@@ -86,6 +86,7 @@ header = json.dumps({"base_model.lora_A.weight": {"dtype": "F32", "shape": [8], 
                      "__metadata__": {"format": "pt"}}).encode()
 with open(os.path.join(out, "adapter_model.safetensors"), "wb") as f:
     f.write(struct.pack("<Q", len(header)) + header + tensor)
+# The sentinel as fine_tuning.py writes it: into TrainingArguments.output_dir, "Fine-Tuning completed at <time>".
 with open(os.path.join(out, "fine_tuning_completed.txt"), "w") as f:
-    f.write("Fine-Tuning completed\n")
+    f.write(f"Fine-Tuning completed at {time.strftime('%Y-%m-%d-%H-%M-%S')}\n")
 print(f"saved adapter to {out}", flush=True)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Stand-in for Kaito's tuning metrics server (Kaito v0.12.0 presets/workspace/tuning/text-generation/
-metrics_server.py, started in the background by the tuning command): it serves the trainer's progress on the
+"""Stand-in for Kaito's tuning metrics server (Kaito presets/workspace/tuning/text-generation/metrics/
+metrics_server.py, read at a later commit than v0.12.0; started in the background by the tuning command): it serves the trainer's progress on the
 container's port 5000. Here GET /metrics answers the last `step n/N` line the trainer stand-in wrote."""
 import json
 from http.server import BaseHTTPRequestHandler, HTTPServer
