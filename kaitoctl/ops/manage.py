@@ -271,39 +271,48 @@ def delete_workspaces(
             f"workspace(s) {pools} run on an AKS agent pool kaitoctl created, but no AKS cluster is configured",
             "pass --resource-group and --cluster (or set AZURE_RESOURCE_GROUP and KAITOCTL_AKS_CLUSTER)",
         )
-    summary: dict[str, Any] = {}
-    for target in targets:
-        phase = f"delete {target.name}"
-        progress.add(phase)
-        progress.start(phase, "deleting objects")
-        deleted = delete_workspace_objects(kube, target.namespace, target.name, keep_record=True)
-        pool_result = None
-        pool = _pool_of(target)
-        if pool is not None and aks_target is not None:
-            progress.update(phase, "NodePool", f"releasing agent pool {pool}")
-            from kaitoctl.adapters.aks import Aks
-            from kaitoctl.ops.pool import release_pool
+    client: AksApi | None = None
+    if aks_target is not None:
+        from kaitoctl.adapters.aks import Aks
 
-            pool_result = release_pool(
-                aks(aks_target) if aks is not None else Aks(aks_target),
-                pool,
-                f"{target.namespace}/{target.name}",
-                keep_pool=keep_pool,
-            )
-        record = WorkspaceNames(target.name).record
-        if kube.delete(resource_path("v1", "ConfigMap", target.namespace, record)):
-            deleted.append(f"ConfigMap/{record}")
-        if wait:
-            timeout = opts.timeout_s or 300
+        client = aks(aks_target) if aks is not None else Aks(aks_target)
+    wait_s = (opts.timeout_s or 300) if wait else None
+    return {t.name: _delete_workspace(kube, t, progress, client, keep_pool=keep_pool, wait_s=wait_s) for t in targets}
 
-            def still_there(left: list[str], phase: str = phase) -> None:
-                progress.update(phase, "Waiting", "still there: " + ", ".join(left[:6]))
 
-            left = wait_until_gone(
-                kube, target.namespace, ownership_selector(target.name), _KINDS, timeout, on_left=still_there
-            )
-            if left:
-                progress.warn(f"{target.name}: still terminating after {timeout:.0f}s: {', '.join(left[:6])}")
-        progress.done(phase, "Deleted", f"{len(deleted)} object(s)" + (f"; pool {pool_result}" if pool_result else ""))
-        summary[target.name] = {"deleted": deleted, "pool": pool_result}
-    return summary
+def _delete_workspace(
+    kube: KubeApi,
+    target: DeleteTarget,
+    progress: Progress,
+    aks: AksApi | None,
+    *,
+    keep_pool: bool,
+    wait_s: float | None,
+) -> dict[str, Any]:
+    """One workspace: its objects, its pool (when `aks` is given), its record; then wait up to `wait_s`."""
+    phase = f"delete {target.name}"
+    progress.add(phase)
+    progress.start(phase, "deleting objects")
+    deleted = delete_workspace_objects(kube, target.namespace, target.name, keep_record=True)
+    pool_result = None
+    pool = _pool_of(target)
+    if pool is not None and aks is not None:
+        progress.update(phase, "NodePool", f"releasing agent pool {pool}")
+        from kaitoctl.ops.pool import release_pool
+
+        pool_result = release_pool(aks, pool, f"{target.namespace}/{target.name}", keep_pool=keep_pool)
+    record = WorkspaceNames(target.name).record
+    if kube.delete(resource_path("v1", "ConfigMap", target.namespace, record)):
+        deleted.append(f"ConfigMap/{record}")
+    if wait_s is not None:
+
+        def still_there(left: list[str]) -> None:
+            progress.update(phase, "Waiting", "still there: " + ", ".join(left[:6]))
+
+        left = wait_until_gone(
+            kube, target.namespace, ownership_selector(target.name), _KINDS, wait_s, on_left=still_there
+        )
+        if left:
+            progress.warn(f"{target.name}: still terminating after {wait_s:.0f}s: {', '.join(left[:6])}")
+    progress.done(phase, "Deleted", f"{len(deleted)} object(s)" + (f"; pool {pool_result}" if pool_result else ""))
+    return {"deleted": deleted, "pool": pool_result}
