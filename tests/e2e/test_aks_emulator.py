@@ -148,7 +148,7 @@ def test_timeline_is_wall_clock_not_poll_count(make_arm_emulator: Any) -> None:
     client = sdk_client(emu)
     t0 = time.monotonic()
     client.agent_pools.begin_create_or_update(RG, CLUSTER, "gpu2", gpu_pool()).result()
-    assert 0.8 <= time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 >= 0.8  # never before the operation's duration (a lower bound: load cannot break it)
 
 
 def test_list_pages_with_absolute_next_link(make_arm_emulator: Any) -> None:
