@@ -29,6 +29,26 @@ def _pick_pod(pods: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp", "")))[-1]
 
 
+def _log_pod(kube: KubeApi, namespace: str, name: str, pod: str | None) -> dict[str, Any]:
+    """--pod, else the workspace's default pod; a workspace without pods says whether it exists at all."""
+    pods, _ = kube.list(resource_path("v1", "Pod", namespace), label_selector=f"{WORKSPACE_LABEL}={name}")
+    if not pods:
+        records = {r.name: r for r in list_records(kube, namespace)}
+        if name not in records:
+            raise NotFound(
+                f"no kaitoctl workspace {name!r} in namespace {namespace}", hint="`kaitoctl status` lists them"
+            )
+        raise NotFound(f"workspace {name} has no pods (yet, or any more)", hint="`kaitoctl status` shows why")
+    if pod is None:
+        return _pick_pod(pods, name)
+    chosen = next((p for p in pods if p["metadata"]["name"] == pod), None)
+    if chosen is None:
+        raise InvalidInput(
+            "--pod", f"{pod} is not a pod of {name}", "pods: " + ", ".join(p["metadata"]["name"] for p in pods)
+        )
+    return chosen
+
+
 def log_lines(
     kube: KubeApi,
     namespace: str,
@@ -44,22 +64,7 @@ def log_lines(
     timestamps: bool = False,
 ) -> Iterator[str]:
     """The right container's log: the server or trainer by default, init containers on request."""
-    pods, _ = kube.list(resource_path("v1", "Pod", namespace), label_selector=f"{WORKSPACE_LABEL}={name}")
-    if not pods:
-        records = {r.name: r for r in list_records(kube, namespace)}
-        if name not in records:
-            raise NotFound(
-                f"no kaitoctl workspace {name!r} in namespace {namespace}", hint="`kaitoctl status` lists them"
-            )
-        raise NotFound(f"workspace {name} has no pods (yet, or any more)", hint="`kaitoctl status` shows why")
-    if pod is not None:
-        chosen = next((p for p in pods if p["metadata"]["name"] == pod), None)
-        if chosen is None:
-            raise InvalidInput(
-                "--pod", f"{pod} is not a pod of {name}", "pods: " + ", ".join(p["metadata"]["name"] for p in pods)
-            )
-    else:
-        chosen = _pick_pod(pods, name)
+    chosen = _log_pod(kube, namespace, name, pod)
     pod_name = chosen["metadata"]["name"]
     spec = chosen.get("spec", {})
     init_names = [c["name"] for c in spec.get("initContainers") or []]
