@@ -10,6 +10,7 @@ import os
 import queue
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -59,10 +60,13 @@ def _is_aks_server(server: str) -> bool:
     return (urlparse(server).hostname or "").endswith(".azmk8s.io")
 
 
-def resolve_target(opts: RunOptions, kube: KubeApi | None) -> AksTarget | None:
+def resolve_target(
+    opts: RunOptions, kube: KubeApi | None, *, aks: Callable[[AksTarget], AksApi] | None = None
+) -> AksTarget | None:
     """Where node pools go: flags, then environment, then the kube context (an AKS API server), like az/kubectl.
 
-    None when nothing points at Azure (a non-AKS cluster and no --cluster/--resource-group).
+    None when nothing points at Azure (a non-AKS cluster and no --cluster/--resource-group). `aks` stands in for
+    the AKS adapter (tests).
     """
     cloud = (opts.cloud or "AzureCloud").lower()
     if cloud not in CLOUDS:
@@ -88,9 +92,9 @@ def resolve_target(opts: RunOptions, kube: KubeApi | None) -> AksTarget | None:
         return AksTarget(subscription, resource_group, cluster, cloud, endpoint, ca_bundle)
     if aks_context:
         # The kube context points at an AKS API server: find the cluster by its FQDN (one ARM list call).
-        aks = Aks(AksTarget(subscription, resource_group or "", cluster or "", cloud, endpoint, ca_bundle))
+        partial = AksTarget(subscription, resource_group or "", cluster or "", cloud, endpoint, ca_bundle)
         host = urlparse(server).hostname or ""
-        for found in aks.list_clusters():
+        for found in (aks(partial) if aks is not None else Aks(partial)).list_clusters():
             props = found.get("properties") or found
             if host in {props.get("fqdn"), props.get("privateFQDN"), props.get("azurePortalFQDN")}:
                 group = re.search(r"/resourcegroups/([^/]+)/", str(found.get("id", "")), re.IGNORECASE)

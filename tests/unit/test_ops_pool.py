@@ -508,3 +508,46 @@ def test_the_az_cli_default_subscription(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert az_default_subscription() is None
     (home / ".azure" / "azureProfile.json").write_text(json.dumps({"subscriptions": [{"id": "x"}]}))
     assert az_default_subscription() is None
+
+
+AKS_ID = "/subscriptions/sub/resourceGroups/Team-RG/providers/Microsoft.ContainerService/managedClusters/prod"
+
+
+@pytest.mark.parametrize("fqdn_key", ["fqdn", "privateFQDN", "azurePortalFQDN"])
+def test_an_aks_kube_context_names_its_cluster(monkeypatch: pytest.MonkeyPatch, fqdn_key: str) -> None:
+    monkeypatch.setenv("KAITOCTL_ARM_ENDPOINT", "https://arm.local")
+    monkeypatch.setenv("KAITOCTL_ARM_CA_BUNDLE", "/ca.pem")
+    kube = FakeKube()
+    kube.context.server = "https://prod-dns-1234.hcp.eastus.azmk8s.io:443"
+    other = {"id": AKS_ID.replace("prod", "dev"), "name": "dev", "properties": {"fqdn": "dev.hcp.eastus.azmk8s.io"}}
+    mine = {"id": AKS_ID, "name": "prod", "properties": {fqdn_key: "prod-dns-1234.hcp.eastus.azmk8s.io"}}
+    aks = FakeAks(clusters=[other, mine])
+    seen: list[AksTarget] = []
+
+    def factory(target: AksTarget) -> FakeAks:
+        seen.append(target)
+        return aks
+
+    found = resolve_target(RunOptions(subscription="sub"), kube, aks=factory)
+    assert found == AksTarget("sub", "Team-RG", "prod", "azurecloud", "https://arm.local", "/ca.pem")
+    assert seen == [AksTarget("sub", "", "", "azurecloud", "https://arm.local", "/ca.pem")]
+    assert aks.calls == [("list_clusters",)]
+    # A flag wins over what the context says.
+    assert resolve_target(RunOptions(subscription="sub", resource_group="mine"), kube, aks=factory) == AksTarget(
+        "sub", "mine", "prod", "azurecloud", "https://arm.local", "/ca.pem"
+    )
+
+
+def test_an_aks_context_that_matches_no_cluster_is_refused() -> None:
+    kube = FakeKube()
+    kube.context.server = "https://gone.hcp.eastus.azmk8s.io:443"
+    aks = FakeAks(clusters=[{"id": AKS_ID, "name": "prod", "properties": {"fqdn": "prod.hcp.eastus.azmk8s.io"}}])
+    with pytest.raises(InvalidInput) as refused:
+        resolve_target(RunOptions(subscription="sub"), kube, aks=lambda _: aks)
+    assert (refused.value.field, refused.value.problem) == ("--cluster", "the AKS cluster is only partly named")
+
+
+def test_only_an_azmk8s_host_is_an_aks_context() -> None:
+    kube = FakeKube()
+    kube.context.server = "https://azmk8s.io.example.com:443"
+    assert resolve_target(RunOptions(subscription="sub"), kube, aks=lambda _: FakeAks()) is None
