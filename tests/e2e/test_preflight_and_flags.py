@@ -3,7 +3,6 @@ model access secret, the user's ConfigMaps), and the flags that choose the clust
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -142,5 +141,5 @@ def test_kubeconfig_and_context_flags_choose_the_cluster(cluster: Any, namespace
     ]
     chosen = ["--kubeconfig", str(kubeconfig), "--context", "local"]
     run(["deploy", "phi-3", "--node", gpu_node, "-n", namespace, "--no-progress", *chosen], env).check()
-    data = json.loads(run(["status", "-n", namespace, "-o", "json", *chosen], env).check().stdout)
-    assert [(w["name"], w["state"]) for w in data] == [(WS, "Ready")]
+    data = run(["status", "-n", namespace, "-o", "json", *chosen], env).check().json()
+    assert [(w["name"], w["state"]) for w in data["items"]] == [(WS, "Ready")]
