@@ -416,11 +416,6 @@ def linux_payg_prices(items: list[dict[str, Any]]) -> list[float]:
 PriceStatus = Literal["listed", "unlisted", "unreachable"]
 
 
-def hourly_price(sku: str, region: str, *, timeout_s: float = 5.0) -> float | None:
-    """Pay-as-you-go Linux USD/hour from the Azure Retail Prices API (cached for a day). None when unknown."""
-    return price_lookup(sku, region, timeout_s=timeout_s)[0]
-
-
 def price_lookup(sku: str, region: str, *, timeout_s: float = 5.0) -> tuple[float | None, PriceStatus]:
     """(USD/hour, status): "unlisted" when the API answered without a Linux pay-as-you-go price for the size in the
     region, "unreachable" when it did not answer."""

@@ -50,21 +50,6 @@ class StreamResult:
     done: bool = False  # the [DONE] terminator arrived
     raw: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_response(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "chat.completion",
-            "model": self.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": self.content},
-                    "finish_reason": self.finish_reason,
-                }
-            ],
-            "usage": self.usage,
-        }
-
 
 def normalize_base_url(url: str) -> str:
     """What users paste: http://host:port, http://host:port/, http://host:port/v1 or .../v1/ all mean the same

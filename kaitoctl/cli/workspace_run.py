@@ -39,9 +39,6 @@ def parse_duration(value: str | None, flag: str = "--timeout") -> float | None:
     return seconds
 
 
-parse_timeout = parse_duration
-
-
 def common_options(
     ws: WorkspaceFlags, conn: ClusterFlags, *, name: str | None = None, count: int | None = None
 ) -> CommonOptions:
