@@ -54,6 +54,16 @@ VERBS: dict[str, tuple[str, str, str]] = {
         "delete",
         "Delete workspaces: every object kaitoctl created (found by its labels) and their AKS node pools.",
     ),
+    "stop": (
+        "kaitoctl.cli.stop",
+        "stop",
+        "Stop paying for a workspace's GPUs: scale it and its node pool to 0; `kaitoctl start` resumes it.",
+    ),
+    "start": (
+        "kaitoctl.cli.start",
+        "start",
+        "Resume a stopped workspace: the same plan as its run (pool size, replicas), then wait until it answers.",
+    ),
     "chat": (
         "kaitoctl.cli.chat",
         "chat",

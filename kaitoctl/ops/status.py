@@ -12,6 +12,7 @@ from kaitoctl.core import conditions as cond
 from kaitoctl.core.naming import RECORD_KIND_LABEL, WORKSPACE_LABEL, ownership_selector
 from kaitoctl.ops.cluster import BrokenRecord, WorkspaceRecord, list_all_records
 from kaitoctl.ops.interfaces import KubeApi
+from kaitoctl.ops.lifecycle import is_stopped, stop_marker
 
 
 @dataclass
@@ -70,6 +71,7 @@ class WorkspaceStatus:
             if self.diagnosis is None
             else {"reason": self.diagnosis.reason, "message": self.diagnosis.message, "pod": self.diagnosis.pod},
             "output": self.output,
+            **({"stopped": stop_marker(self.record.status)} if self.state == "Stopped" else {}),
             "creationTimestamp": self.created,
         }
 
@@ -105,6 +107,8 @@ def compute_status(
         conditions[cond.RESOURCE_READY] = cond.resource_ready(record.placement, nodes)
     else:
         conditions[cond.RESOURCE_READY] = cond.Condition(cond.RESOURCE_READY, "Unknown", "Released", "tuning finished")
+    if spec.inference is not None and is_stopped(record, workload):
+        return _stopped_status(record, conditions, mine)
     if spec.inference is not None:
         conditions[cond.INFERENCE_READY] = cond.inference_ready(workload, mine)
         conditions[cond.WORKSPACE_SUCCEEDED] = cond.workspace_succeeded("inference", workload, mine)
@@ -131,6 +135,29 @@ def compute_status(
                 state = "Running" if conditions[cond.JOB_STARTED].true else "Pending"
     diagnosis = None if state in ("Ready", "Succeeded") else cond.diagnose(spec.mode, workload, mine, record.name)
     return WorkspaceStatus(record, conditions, state, diagnosis, mine)
+
+
+def _stopped_status(
+    record: WorkspaceRecord, conditions: dict[str, cond.Condition], pods: list[dict[str, Any]]
+) -> WorkspaceStatus:
+    """`kaitoctl stop`ped: not ready on purpose. The reason says since when, what it no longer costs, how to
+    resume."""
+    marker = stop_marker(record.status) or {}
+    pool = marker.get("pool") if isinstance(marker.get("pool"), dict) else None
+    if pool is not None:
+        conditions[cond.RESOURCE_READY] = cond.Condition(
+            cond.RESOURCE_READY, "False", "Stopped", f"agent pool {pool.get('name')} scaled to 0"
+        )
+    message = f"stopped at {marker.get('at')}: {marker.get('replicas')} replica(s)"
+    if pool is not None:
+        price = pool.get("usdPerHour")
+        message += f", agent pool {pool.get('name')} {pool.get('count')} → 0 × {pool.get('vmSize')}"
+        message += f" (${price:.2f}/h no longer spent)" if isinstance(price, (int, float)) else " (price unknown)"
+    message += f"; resume: kaitoctl start {record.name} -n {record.namespace}"
+    for kind in (cond.INFERENCE_READY, cond.WORKSPACE_SUCCEEDED):
+        conditions[kind] = cond.Condition(kind, "False", "Stopped", message)
+    diagnosis = cond.Diagnosis("Stopped", message, terminal=False)
+    return WorkspaceStatus(record, conditions, "Stopped", diagnosis, pods)
 
 
 class NodeIndex:
