@@ -64,6 +64,11 @@ VERBS: dict[str, tuple[str, str, str]] = {
         "start",
         "Resume a stopped workspace: the same plan as its run (pool size, replicas), then wait until it answers.",
     ),
+    "export": (
+        "kaitoctl.cli.export",
+        "export",
+        "Print the Kaito Workspace (kaito.sh/v1beta1) that Kaito's operator accepts for the same workload.",
+    ),
     "chat": (
         "kaitoctl.cli.chat",
         "chat",
