@@ -16,16 +16,20 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 
 
-class KubeApi(Protocol):
-    """A connected cluster: reads, server-side applies, deletes, watches and logs, by API path."""
-
-    context: KubeContext
+class KubeReader(Protocol):
+    """Reads only: what preflight checks need (ops.readahead.ReadAhead sends them together)."""
 
     def get(self, path: str) -> Obj | None: ...
 
     def list(
         self, path: str, *, label_selector: str | None = None, field_selector: str | None = None
     ) -> tuple[list[Obj], str]: ...
+
+
+class KubeApi(KubeReader, Protocol):
+    """A connected cluster: reads, server-side applies, deletes, watches and logs, by API path."""
+
+    context: KubeContext
 
     def apply(
         self, obj: Obj, *, dry_run: bool = False, force: bool = False, field_manager: str = "kaitoctl"

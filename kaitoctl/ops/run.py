@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ from kaitoctl.core.validation import (
 )
 from kaitoctl.ops import cluster
 from kaitoctl.ops.cluster import WorkspaceRecord
-from kaitoctl.ops.interfaces import AksApi, KubeApi, Obj
+from kaitoctl.ops.interfaces import AksApi, KubeApi, KubeReader, Obj
 from kaitoctl.ops.options import RunOptions
 from kaitoctl.ops.progress import Progress, Reporter
 from kaitoctl.ops.wait import Waiter, WaitOutcome, WaitTarget
@@ -41,6 +42,7 @@ from kaitoctl.ops.wait import Waiter, WaitOutcome, WaitTarget
 if TYPE_CHECKING:
     from kaitoctl.adapters.aks import AksTarget
     from kaitoctl.ops.pool import PoolOperations
+    from kaitoctl.ops.readahead import ListQuery
 
 NODE_POOL, APPLY, CLEANUP = "NodePool", "Apply", "Cleanup"
 
@@ -172,12 +174,21 @@ def _uniform_sku(spec: WorkspaceSpec, mode: PlacementMode, ready: list[Obj], cat
     return sku
 
 
-def _gpus_in_use(kube: KubeApi, node: str, namespace: str, workspace: str) -> list[tuple[str, int]]:
+def _gpu_pods_query(node: str) -> ListQuery:
+    """The live pods on a node (what _gpus_in_use lists)."""
+    return resource_path("v1", "Pod"), None, f"spec.nodeName={node},status.phase!=Succeeded,status.phase!=Failed"
+
+
+def _gpu_candidates(plan: Plan, ready_nodes: list[Obj]) -> list[str]:
+    """The nodes whose GPU use _check_node_capacity reads first: enough of them for the plan, if all are free."""
+    fitting = [n["metadata"]["name"] for n in ready_nodes[:16] if cond.node_gpus(n) >= plan.sku.gpus]
+    return fitting[: plan.placement.nodes]
+
+
+def _gpus_in_use(kube: KubeReader, node: str, namespace: str, workspace: str) -> list[tuple[str, int]]:
     """GPUs requested by other live pods on a node: (namespace/pod, gpus)."""
-    pods, _ = kube.list(
-        resource_path("v1", "Pod"),
-        field_selector=f"spec.nodeName={node},status.phase!=Succeeded,status.phase!=Failed",
-    )
+    path, _, fields = _gpu_pods_query(node)
+    pods, _ = kube.list(path, field_selector=fields)
     used = []
     for pod in pods:
         meta = pod["metadata"]
@@ -200,7 +211,7 @@ def _gpus_in_use(kube: KubeApi, node: str, namespace: str, workspace: str) -> li
     return used
 
 
-def _check_node_capacity(kube: KubeApi, plan: Plan, ready_nodes: list[Obj], mode: PlacementMode) -> None:
+def _check_node_capacity(kube: KubeReader, plan: Plan, ready_nodes: list[Obj], mode: PlacementMode) -> None:
     """Enough nodes with enough free nvidia.com/gpu (allocatable minus other pods' requests)."""
     field = "--node" if mode == "nodes" else "--label"
     need, gpus = plan.placement.nodes, plan.sku.gpus
@@ -227,7 +238,7 @@ def _check_node_capacity(kube: KubeApi, plan: Plan, ready_nodes: list[Obj], mode
 # ---- preflight ---------------------------------------------------------------------------------------------------
 
 
-def _configmap_key(kube: KubeApi, namespace: str, name: str, key: str) -> str:
+def _configmap_key(kube: KubeReader, namespace: str, name: str, key: str) -> str:
     cm = kube.get(resource_path("v1", "ConfigMap", namespace, name))
     data = (cm or {}).get("data") or {}
     if key not in data:
@@ -239,7 +250,27 @@ def _configmap_key(kube: KubeApi, namespace: str, name: str, key: str) -> str:
     return str(data[key])
 
 
-def _check_references(kube: KubeApi, plan: Plan) -> str:
+def _reference_paths(plan: Plan) -> list[str]:
+    """What _check_references reads (sent ahead together)."""
+    spec, ns = plan.spec, plan.namespace
+    inf, tun = spec.inference, spec.tuning
+    paths = []
+    if inf is not None and inf.config:
+        paths.append(resource_path("v1", "ConfigMap", ns, inf.config))
+    if tun is not None and tun.config:
+        paths.append(resource_path("v1", "ConfigMap", ns, tun.config))
+    if tun is not None and tun.output.image_push_secret:
+        paths.append(resource_path("v1", "Secret", ns, tun.output.image_push_secret))
+    if spec.model_access_secret:
+        paths.append(resource_path("v1", "Secret", ns, spec.model_access_secret))
+    for adapter in inf.adapters if inf else ():
+        pvc = (adapter.volume or {}).get("persistentVolumeClaim")
+        if isinstance(pvc, dict):
+            paths.append(resource_path("v1", "PersistentVolumeClaim", ns, str(pvc.get("claimName"))))
+    return paths
+
+
+def _check_references(kube: KubeReader, plan: Plan) -> str:
     """ConfigMaps and Secrets the workspace points at must exist (and be the right shape) before we write.
     Returns where the trainer writes the adapter (output_dir of the training config)."""
     spec, ns = plan.spec, plan.namespace
@@ -346,6 +377,11 @@ class Run:
     started: float  # monotonic
     pool: PoolOperations | None = None
     applied: dict[str, Obj] = field(default_factory=dict)  # Kind/name -> the object as the server returned it
+    # Existing-node placements: the Ready candidates read in preflight (the waiter judges ResourceReady from them
+    # instead of watching nodes); None for a pool.
+    nodes: list[Obj] | None = None
+    known: dict[str, Obj | None] = field(default_factory=dict)  # path -> object read earlier in this run (None: absent)
+    namespace_read: Future[Obj | None] | None = None  # the namespace, read while planning (server_dry_run's)
 
     @property
     def recreating(self) -> bool:
@@ -378,24 +414,33 @@ def run_workspace(
     _raise_first(validate_spec(spec, catalog).blockers)
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as pool:
-        # The last record of this workspace is read while the placement is resolved (one round trip less).
-        record_path = (spec.namespace or DEFAULT_NAMESPACE, WorkspaceNames(spec.name).record)
-        record = pool.submit(cluster.get_record, kube, *record_path)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="read") as pool:
+        # The last record of this workspace and its namespace are read while the placement is resolved (one round
+        # trip instead of three); a read's error is raised where its answer is used, as before.
+        namespace = spec.namespace or DEFAULT_NAMESPACE
+        record_path = resource_path("v1", "ConfigMap", namespace, WorkspaceNames(spec.name).record)
+        record = pool.submit(kube.get, record_path)
+        namespace_read = pool.submit(kube.get, resource_path("v1", "Namespace", name=namespace))
         where = resolve_placement(spec, opts, kube, catalog)
         plan = plan_for(spec, opts, catalog, where)
         result["plan"] = plan.summary()
         _raise_first(plan.blockers)
 
         # -- preflight: everything that can fail, before the first write
-        if record_path == (plan.namespace, plan.names.record):
-            existing = record.result()
-        else:  # the plan named it otherwise (it does not today): read what the plan names
-            existing = cluster.get_record(kube, plan.namespace, plan.names.record)
+        if record_path != resource_path("v1", "ConfigMap", plan.namespace, plan.names.record):
+            # the plan named it otherwise (it does not today): read what the plan names
+            record_path = resource_path("v1", "ConfigMap", plan.namespace, plan.names.record)
+            record = pool.submit(kube.get, record_path)
+        record_obj = record.result()
+    existing = cluster.parse_record(record_obj) if record_obj else None
     changes = check_changes(existing, plan, opts)
     progress = Progress(reporter, phase_names(spec, where.mode, opts))
     result["phases"] = progress.to_list()
     run = Run(kube, opts, plan, progress, existing, changes, started)
+    run.nodes = None if where.mode == "pool" else where.ready_nodes
+    run.known[record_path] = record_obj
+    if namespace == plan.namespace:
+        run.namespace_read = namespace_read
     if already_succeeded(run):
         if run.previous_status.get("cleanup") == "pending" and cleans_up_after_success(spec, opts):
             finish_pending_cleanup(run, where.aks_target, catalog, aks)
@@ -446,7 +491,10 @@ def ask_consent(run: Run, objects: list[Obj]) -> None:
     confirm = run.opts.confirm
     if confirm is None:
         return
-    for question in consent_questions(run, objects):
+    questions = consent_questions(run, objects)
+    if questions:
+        run.namespace_read = None  # a person may take a while to answer: read the namespace again afterwards
+    for question in questions:
         if not confirm(question):
             raise Declined(question)
 
@@ -547,16 +595,30 @@ def skip_succeeded(run: Run) -> dict[str, Any]:
 
 
 def preflight(run: Run, where: PlacementChoice, catalog: Catalog) -> list[Obj]:
-    """Free GPUs on the chosen nodes, the referenced ConfigMaps/Secrets/claims; returns the objects to apply."""
-    if where.mode != "pool":
-        _check_node_capacity(run.kube, run.plan, where.ready_nodes, where.mode)
-    output_dir = _check_references(run.kube, run.plan)
-    objects = render_plan(run.plan, catalog, tuning_output_dir=output_dir)
-    check_ownership(run.kube, run.plan, objects, adopt=run.opts.adopt)
+    """Free GPUs on the chosen nodes, the referenced ConfigMaps/Secrets/claims, the objects' owners; returns the
+    objects to apply. Their reads are independent: they go out together (ReadAhead), the checks run in order."""
+    from kaitoctl.adapters.k8s import object_path
+    from kaitoctl.ops.readahead import ReadAhead
+
+    objects = render_plan(run.plan, catalog)  # their paths; re-rendered below if a training config moves the output
+    gpu_nodes = _gpu_candidates(run.plan, where.ready_nodes) if where.mode != "pool" else []
+    reads = ReadAhead(run.kube, known=run.known).send(
+        gets=[*_reference_paths(run.plan), *(object_path(o) for o in objects)],
+        lists=[_gpu_pods_query(n) for n in gpu_nodes],
+    )
+    try:
+        if where.mode != "pool":
+            _check_node_capacity(reads, run.plan, where.ready_nodes, where.mode)
+        output_dir = _check_references(reads, run.plan)
+        if output_dir != TUNING_OUTPUT_DIR:
+            objects = render_plan(run.plan, catalog, tuning_output_dir=output_dir)
+        check_ownership(reads, run.plan, objects, adopt=run.opts.adopt)
+    finally:
+        reads.close()
     return objects
 
 
-def check_ownership(kube: KubeApi, plan: Plan, objects: list[Obj], *, adopt: bool) -> None:
+def check_ownership(kube: KubeReader, plan: Plan, objects: list[Obj], *, adopt: bool) -> None:
     """Server-side apply would take over an existing object of the same name (and `delete` would then delete
     it): an object that exists without kaitoctl's labels for this workspace is refused unless --adopt."""
     from kaitoctl.adapters.k8s import object_path
@@ -599,7 +661,10 @@ def server_dry_run(run: Run, objects: list[Obj]) -> bool:
     The dry runs write nothing and do not depend on each other, so they go out together: one round trip instead
     of one per object. Their verdicts are taken in order (the first refusal is raised, as one after the other
     would be)."""
-    namespace_exists = run.kube.get(resource_path("v1", "Namespace", name=run.plan.namespace)) is not None
+    if run.namespace_read is not None:
+        namespace_exists = run.namespace_read.result() is not None
+    else:
+        namespace_exists = run.kube.get(resource_path("v1", "Namespace", name=run.plan.namespace)) is not None
     if namespace_exists and not run.recreating and objects:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -642,6 +707,7 @@ def wait_target(run: Run) -> WaitTarget:
         main_container=plan.names.workload,
         phase_timeouts=_phase_timeouts(plan),
         deadline=(run.started + run.opts.timeout_s) if run.opts.timeout_s else None,
+        nodes=run.nodes,
     )
 
 
@@ -685,6 +751,9 @@ def skip_wait(run: Run) -> None:
 
 def wait(run: Run, waiter: Waiter) -> WaitOutcome:
     """The waiter's verdict; a failed tuning run is recorded (and cleaned up with --cleanup always)."""
+    workload = run.applied.get(f"StatefulSet/{run.plan.names.workload}")
+    if workload is not None:
+        waiter.applied(workload)
     try:
         return waiter.run()
     except OperationFailed:

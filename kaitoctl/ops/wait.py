@@ -29,6 +29,9 @@ from kaitoctl.ops.watch import Cache, Streams, StreamSpec, Update, drain
 UNSCHEDULABLE_GRACE_S = 15.0
 # Warning events on the workload (FailedCreate: quota, admission, missing claim) get the same grace.
 FAILED_CREATE_GRACE_S = 15.0
+# A workload still without pods after this long may be refused by admission or quota (FailedCreate): only then
+# does the waiter read the namespace's Warning events.
+EVENTS_AFTER_S = 2.0
 # With no timer pending, wake up this often anyway (the watches deliver everything else).
 IDLE_WAKE_S = 3600.0
 
@@ -57,6 +60,9 @@ class WaitTarget:
     main_container: str
     phase_timeouts: dict[str, float]
     deadline: float | None = None  # monotonic; from --timeout
+    # Existing-node placements: the Ready candidates preflight read. ResourceReady is judged from them (no node
+    # watch); None (a pool): the nodes are watched as they come up.
+    nodes: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -86,21 +92,24 @@ class Waiter:
         self.progress = progress
         self.clock = clock
         self.cache = Cache()
-        workload_kind = ("apps/v1", "StatefulSet") if target.mode == "inference" else ("batch/v1", "Job")
+        # Only what the verdict needs is watched (each stream is a list and a watch request): the pods always;
+        # the Job (its status decides a tuning run); the nodes only while a pool comes up (existing nodes were read
+        # in preflight); Warning events only when pods fail to appear or to schedule (see _want_events).
         specs = [
-            StreamSpec("nodes", resource_path("v1", "Node"), label_selector=target.placement.label_selector()),
             StreamSpec(
                 "pods",
                 resource_path("v1", "Pod", target.namespace),
                 label_selector=f"{WORKSPACE_LABEL}={target.name}",
-            ),
-            StreamSpec(
-                "workload",
-                resource_path(*workload_kind, namespace=target.namespace),
-                field_selector=f"metadata.name={target.name}",
-            ),
-            StreamSpec("events", resource_path("v1", "Event", target.namespace), field_selector="type=Warning"),
+            )
         ]
+        if target.nodes is None:
+            specs.append(
+                StreamSpec("nodes", resource_path("v1", "Node"), label_selector=target.placement.label_selector())
+            )
+        else:
+            self.cache.apply(Update("nodes", "sync", items=list(target.nodes)))
+        if target.mode != "inference":
+            specs.append(self._workload_spec())
         self.streams = Streams(kube, specs)
         self.resource_ready_at: float | None = None
         self.phase_started: dict[str, float] = {}
@@ -110,8 +119,31 @@ class Waiter:
         self.failed_create_since: float | None = None
         self.last_reason = ""  # what the timeout message names
         self.last_message: dict[str, str] = {}  # reason -> last non-empty message (conditions get rewritten)
+        self.no_pods_since: float | None = None  # when the pods list was first seen empty (for _want_events)
 
     # -- helpers --------------------------------------------------------------------------------------------------
+
+    def _workload_spec(self) -> StreamSpec:
+        kind = ("apps/v1", "StatefulSet") if self.t.mode == "inference" else ("batch/v1", "Job")
+        return StreamSpec(
+            "workload",
+            resource_path(*kind, namespace=self.t.namespace),
+            field_selector=f"metadata.name={self.t.name}",
+        )
+
+    def applied(self, workload: dict[str, Any]) -> None:
+        """The StatefulSet as the apply returned it: InferenceReady needs only its spec (replicas), which kaitoctl
+        owns, so an inference wait does not watch it."""
+        if self.t.mode == "inference" and not self.streams.has("workload"):
+            self.cache.apply(Update("workload", "sync", items=[workload]))
+
+    def _want_events(self) -> None:
+        """Start the Warning events stream (once). Its list returns the events already there, so starting late
+        loses nothing; a healthy run never needs it."""
+        if not self.streams.has("events"):
+            self.streams.add(
+                StreamSpec("events", resource_path("v1", "Event", self.t.namespace), field_selector="type=Warning")
+            )
 
     @property
     def pods(self) -> list[dict[str, Any]]:
@@ -170,11 +202,17 @@ class Waiter:
     # -- the loop: intake, evaluate, sleep until the next event or timer ----------------------------------------
 
     def run(self) -> WaitOutcome:
-        self.streams.start()
+        self.start()
         try:
             return self._loop()
         finally:
             self.streams.stop()
+
+    def start(self) -> None:
+        """The streams start; the workload is watched too unless applied() handed it over."""
+        if "workload" not in self.cache.synced and not self.streams.has("workload"):
+            self.streams.add(self._workload_spec())
+        self.streams.start()
 
     def _loop(self) -> WaitOutcome:
         self.begin()
@@ -278,6 +316,8 @@ class Waiter:
         if diag is None:
             return None, None
         if diag.reason == "Unschedulable" and diag.pod:
+            if self.resource_ready_at is not None:  # the message is shown from now on
+                self._want_events()
             # The scheduler's event carries the full message even while the condition is being rewritten.
             event_message = cond.scheduler_message(self.cache.items("events"), diag.pod)
             if event_message and len(event_message) >= len(diag.message):
@@ -302,8 +342,19 @@ class Waiter:
     def _workload_warning(self, now: float) -> tuple[Line | None, float | None]:
         """A Warning event on the workload while it has no pods (FailedCreate: quota, admission, a missing claim)
         fails the wait once it has lasted FAILED_CREATE_GRACE_S; until then it is the line, with a timer."""
+        if self.pods:
+            self.no_pods_since = None
+            return None, None
+        if "events" not in self.cache.synced:
+            # Pods normally appear within a second of the apply; only when they do not are the events read.
+            if self.no_pods_since is None:
+                self.no_pods_since = now
+            if now < self.no_pods_since + EVENTS_AFTER_S:
+                return None, self.no_pods_since + EVENTS_AFTER_S
+            self._want_events()
+            return None, None
         warning = cond.workload_warning(self.cache.items("events"), self.t.name)
-        if warning is None or self.pods:
+        if warning is None:
             return None, None
         if self.failed_create_since is None:
             self.failed_create_since = now

@@ -45,14 +45,27 @@ class Streams:
         self.queue: queue.Queue[Update] = queue.Queue()
         self.stop_event = threading.Event()
         self.watch_timeout_s = watch_timeout_s
-        self.threads = [
-            threading.Thread(target=self._run, args=(spec,), name=f"watch-{spec.key}", daemon=True) for spec in specs
-        ]
+        self.threads = [self._thread(spec) for spec in specs]
+        self.started = False
+
+    def _thread(self, spec: StreamSpec) -> threading.Thread:
+        return threading.Thread(target=self._run, args=(spec,), name=f"watch-{spec.key}", daemon=True)
 
     def start(self) -> Streams:
+        self.started = True
         for thread in self.threads:
             thread.start()
         return self
+
+    def add(self, spec: StreamSpec) -> None:
+        """One more stream, e.g. one a waiter needs only in some cases; it starts at once when the others have."""
+        self.specs.append(spec)
+        self.threads.append(self._thread(spec))
+        if self.started:
+            self.threads[-1].start()
+
+    def has(self, key: str) -> bool:
+        return any(spec.key == key for spec in self.specs)
 
     def stop(self) -> None:
         self.stop_event.set()

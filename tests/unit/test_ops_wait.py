@@ -14,6 +14,7 @@ from kaitoctl.core.naming import WORKSPACE_LABEL
 from kaitoctl.ops import wait as wait_mod
 from kaitoctl.ops.progress import DONE, FAILED, PENDING, RUNNING, Progress
 from kaitoctl.ops.wait import (
+    EVENTS_AFTER_S,
     FAILED_CREATE_GRACE_S,
     IDLE_WAKE_S,
     UNSCHEDULABLE_GRACE_S,
@@ -571,3 +572,71 @@ def test_resource_ready_stays_done_when_a_node_goes_away() -> None:
     tick = waiter.evaluate(clock())
     assert record(progress, cond.RESOURCE_READY)[0] == DONE
     assert tick.line == ("WorkspaceInferenceStatusPending", "0/1 pod(s) ready")
+
+
+# ---- what is watched (each stream is a list and a watch request) ----------------------------------------------------
+
+
+def stream_keys(waiter: Waiter) -> list[str]:
+    return [spec.key for spec in waiter.streams.specs]
+
+
+def test_streams_the_pods_the_nodes_of_a_pool_and_a_job_only() -> None:
+    assert stream_keys(make()[0]) == ["pods", "nodes"]  # the StatefulSet comes from its apply (applied())
+    assert stream_keys(make("tuning")[0]) == ["pods", "nodes", "workload"]
+    known = WaitTarget(NAME, NS, "inference", PLACEMENT, NAME, dict(TIMEOUTS), nodes=[node()])
+    waiter = Waiter(FakeKube(), known, Progress(RecordingReporter(), [cond.RESOURCE_READY]))
+    assert stream_keys(waiter) == ["pods"]
+    assert waiter.cache.synced == {"nodes"} and len(waiter.cache.items("nodes")) == 1
+    waiter.applied(statefulset())
+    assert waiter.cache.synced == {"nodes", "workload"} and waiter.workload == statefulset()
+
+
+def test_without_the_applied_statefulset_the_run_watches_it() -> None:
+    waiter, _, _ = make()
+    waiter.start()
+    waiter.streams.stop()
+    assert stream_keys(waiter) == ["pods", "nodes", "workload"]
+    waiter, _, _ = make()
+    waiter.applied(statefulset())
+    waiter.start()
+    waiter.streams.stop()
+    assert stream_keys(waiter) == ["pods", "nodes"]
+
+
+def test_events_are_read_only_when_pods_do_not_appear() -> None:
+    waiter, clock, _ = make()
+    sync(waiter, nodes=[node()], workload=[statefulset()], pods=[])
+    assert waiter.evaluate(clock()).timers == [EVENTS_AFTER_S, 900.0]
+    assert "events" not in stream_keys(waiter)
+    clock.now = EVENTS_AFTER_S - 0.01
+    waiter.evaluate(clock())
+    assert "events" not in stream_keys(waiter)
+    clock.now = EVENTS_AFTER_S
+    waiter.evaluate(clock())
+    assert stream_keys(waiter).count("events") == 1
+    waiter.evaluate(clock())
+    assert stream_keys(waiter).count("events") == 1  # started once
+
+
+def test_pods_reset_the_events_timer_and_a_healthy_wait_reads_none() -> None:
+    waiter, clock, _ = make()
+    sync(waiter, nodes=[node()], workload=[statefulset()], pods=[])
+    waiter.evaluate(clock())
+    sync(waiter, pods=[pod()])
+    clock.now = 10.0
+    waiter.evaluate(clock())
+    sync(waiter, pods=[pod(ready=True, phase="Running")])
+    assert waiter.evaluate(clock()).outcome == WaitOutcome()
+    assert "events" not in stream_keys(waiter)
+    assert waiter.no_pods_since is None
+
+
+def test_unschedulable_pods_read_events_once_the_nodes_are_ready() -> None:
+    waiter, clock, _ = make()
+    sync(waiter, nodes=[node(ready=False)], workload=[statefulset()], pods=[unschedulable_pod()])
+    waiter.evaluate(clock())
+    assert "events" not in stream_keys(waiter)  # expected while the nodes come up: its message is not shown
+    sync(waiter, nodes=[node()])
+    waiter.evaluate(clock())
+    assert "events" in stream_keys(waiter)
