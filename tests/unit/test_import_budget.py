@@ -80,3 +80,47 @@ def test_fast_commands_stay_light(args: list[str], verb_module: str | None, rend
         assert not others, f"kaitoctl {' '.join(args)} imported other verbs: {sorted(others)}"
     if args[0] in ("--help", "--version"):
         assert not VERB_MODULES & modules
+
+
+# Parts of the kubernetes package its __init__ would import and kaitoctl never uses (nor their dependencies).
+UNUSED_KUBERNETES = ("kubernetes.dynamic", "kubernetes.watch", "kubernetes.informer", "kubernetes.leaderelection")
+
+
+def test_a_real_run_imports_only_the_parts_of_kubernetes_it_uses(tmp_path: os.PathLike[str]) -> None:
+    """The `kubernetes` package is registered without running its __init__ (kaitoctl/adapters/__init__.py): a real
+    run imports kubernetes.client and kubernetes.config, not the dynamic client (and jsonschema through it), the
+    watch helper, informers or leader election."""
+    kubeconfig = os.path.join(str(tmp_path), "kubeconfig")
+    with open(kubeconfig, "w", encoding="utf-8") as fh:
+        fh.write(
+            "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+            "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+            "contexts: [{name: x, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: t}}]\n"
+        )
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kaitoctl", "status", "--kubeconfig", kubeconfig],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "cannot reach the API server" in proc.stderr, proc.stderr[-2000:]
+    modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert {"kubernetes.client", "kubernetes.config"} <= modules  # it did connect (and failed to reach the server)
+    unused = sorted(m for m in modules if m.startswith(UNUSED_KUBERNETES) or m.split(".")[0] == "jsonschema")
+    assert unused == []
+
+
+def test_the_rest_of_kubernetes_still_imports_on_demand() -> None:
+    """A submodule the package's __init__ did not import is imported on first use (port-forward's stream, a test's
+    watch), and the client works as usual."""
+    code = (
+        "import kaitoctl.adapters.k8s, sys\n"
+        "assert 'kubernetes.watch' not in sys.modules\n"
+        "from kubernetes import watch, client\n"
+        "from kubernetes.stream import portforward\n"
+        "assert callable(watch.Watch) and callable(portforward) and callable(client.CoreV1Api)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
