@@ -202,8 +202,11 @@ def _workloads(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def collect(
     kube: KubeApi, namespace: str | None, name: str | None = None, broken: list[BrokenRecord] | None = None
 ) -> list[WorkspaceStatus]:
-    """Five list calls, whatever the number of workspaces: records, StatefulSets, Jobs, pods, nodes. Records that
-    cannot be read back are appended to `broken` (when given) instead of failing the whole namespace."""
+    """Five list calls, whatever the number of workspaces: the records, then StatefulSets, Jobs, pods and nodes
+    together (two round trips). Records that cannot be read back are appended to `broken` (when given) instead of
+    failing the whole namespace."""
+    from kaitoctl.ops.readahead import ReadAhead
+
     records, unreadable = list_all_records(kube, namespace)
     if broken is not None:
         broken.extend(unreadable)
@@ -212,18 +215,29 @@ def collect(
     if not records:
         return []
     selector = ownership_selector()
-    items: list[dict[str, Any]] = []
-    for api_version, kind in (("apps/v1", "StatefulSet"), ("batch/v1", "Job")):
-        items += kube.list(resource_path(api_version, kind, namespace), label_selector=selector)[0]
-    workloads = _workloads(items)
-    pods = _by_workspace(kube.list(resource_path("v1", "Pod", namespace), label_selector=selector)[0])
-    nodes = NodeIndex(kube.list(resource_path("v1", "Node"))[0])
+    workload_paths = [resource_path(api_version, kind, namespace) for api_version, kind in _WORKLOAD_KINDS]
+    pods_path, nodes_path = resource_path("v1", "Pod", namespace), resource_path("v1", "Node")
+    reads = ReadAhead(kube).send(
+        lists=[*((p, selector, None) for p in workload_paths), (pods_path, selector, None), (nodes_path, None, None)]
+    )
+    try:
+        items: list[dict[str, Any]] = []
+        for path in workload_paths:
+            items += reads.list(path, label_selector=selector)[0]
+        workloads = _workloads(items)
+        pods = _by_workspace(reads.list(pods_path, label_selector=selector)[0])
+        nodes = NodeIndex(reads.list(nodes_path)[0])
+    finally:
+        reads.close()
     statuses: list[WorkspaceStatus] = []
     for record in records:
         status = _status_or_broken(record, workloads, pods.get((record.namespace, record.name), []), nodes, broken)
         if status is not None:
             statuses.append(status)
     return statuses
+
+
+_WORKLOAD_KINDS = (("apps/v1", "StatefulSet"), ("batch/v1", "Job"))
 
 
 def _status_or_broken(

@@ -114,7 +114,9 @@ def test_a_deploy_with_a_pool_watches_the_pods_and_the_nodes() -> None:
 
     aks.on_done.append(node_joins)
     spec = helpers.deploy_spec("phi-3", name="phi", namespace=NS, instance_type=A100)
-    result = run_workspace(spec, RunOptions(**AZURE), helpers.catalog(), RecordingReporter(), kube=kube, aks=lambda _: aks)
+    result = run_workspace(
+        spec, RunOptions(**AZURE), helpers.catalog(), RecordingReporter(), kube=kube, aks=lambda _: aks
+    )
     assert result["state"] == "Ready"
     watched = [s for s in streams(kube) if s[0] == "watch"]
     assert watched == [("watch", "/api/v1/namespaces/default/pods"), ("watch", "/api/v1/nodes")]
