@@ -213,6 +213,17 @@ def test_unschedulable_is_reported_with_the_schedulers_message(cluster: Any, nam
         cluster.delete_node(node)
 
 
+def test_pods_refused_by_admission_fail_with_the_controllers_warning(cluster: Any, namespace: str, env: dict[str, str], gpu_node: str) -> None:
+    """A ResourceQuota of 0 pods: the StatefulSet gets no pods. The waiter reads Warning events only once pods fail
+    to appear (ops/wait.py EVENTS_AFTER_S), finds the controller's FailedCreate and ends the wait after its grace."""
+    quota = {"metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}}
+    cluster.core().create_namespaced_resource_quota(namespace, quota)
+    result = run([*_deploy(gpu_node, namespace), "-o", "json"], env, timeout=120)
+    assert result.returncode == 1, result.stderr
+    error = result.json()["error"]
+    assert error["reason"] == "FailedCreate" and "forbidden" in error["message"], error
+
+
 def test_failed_tuning_job_reports_the_log_tail(cluster: Any, namespace: str, env: dict[str, str], gpu_node: str) -> None:
     cluster.set_pod_behavior(namespace, "job-fail", exit_code=1)
     cluster.serve_logs(namespace, ["Loading dataset", "ValueError: dataset has no 'messages' column"])
