@@ -260,6 +260,19 @@ class Aks:
         result: dict[str, Any] | None = self._call(f"reading agent pool {name}", read)
         return result
 
+    def list_pools(self) -> list[dict[str, Any]]:
+        """Every agent pool of the cluster, all pages. The List operation takes no $filter (only api-version:
+        azure-mgmt-containerservice 41.8.0 operations/_operations.py, build_agent_pools_list_request), so finding
+        kaitoctl's pools by their tags happens here, client-side."""
+        t = self.target
+        return [
+            _as_dict(p)
+            for p in self._call(
+                f"listing the agent pools of {t.resource_group}/{t.cluster}",
+                lambda: list(self.containers.agent_pools.list(t.resource_group, t.cluster)),
+            )
+        ]
+
     def begin_put_pool(self, name: str, body: dict[str, Any]) -> Any:
         t = self.target
         return self._call(

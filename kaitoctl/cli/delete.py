@@ -72,7 +72,10 @@ def delete(args: DeleteArgs) -> None:
         )
         kube = cl.connect(args.conn.kubeconfig, args.conn.context)
         ns = cl.resolve_namespace(kube, args.conn.namespace)
-        targets = delete_targets(kube, ns, args.names or [], args.all_)
+        from kaitoctl.ops.pool import PoolFinder
+
+        finder = PoolFinder(opts, kube)  # asks Azure only for a name without a record, or --all
+        targets = delete_targets(kube, ns, args.names or [], args.all_, finder=finder)
         if not targets:
             stderr().print(f"No kaitoctl workspaces in namespace {ns}.")
             return
@@ -99,7 +102,13 @@ def delete(args: DeleteArgs) -> None:
         reporter = make_reporter(no_progress=args.no_progress)
         try:
             summary = delete_workspaces(
-                kube, targets, opts, Progress(reporter, []), keep_pool=args.keep_pool, wait=not args.no_wait
+                kube,
+                targets,
+                opts,
+                Progress(reporter, []),
+                keep_pool=args.keep_pool,
+                wait=not args.no_wait,
+                finder=finder,
             )
         finally:
             reporter.close()

@@ -13,9 +13,19 @@ from kaitoctl.cli.output import check_output_format, document, print_json, repor
 from kaitoctl.cli.table import format_table
 
 HEADERS = ["NAME", "INSTANCE", "RESOURCEREADY", "INFERENCEREADY", "JOBSTARTED", "WORKSPACESUCCEEDED", "AGE"]
+WIDE = ["ENDPOINT", "$/H", "POOL"]  # after AGE, as kubectl's -o wide columns follow the default ones
+STATUS_FORMATS = ("yaml", "json", "wide")
 
 
-def _rows(statuses: list[Any], all_namespaces: bool) -> list[list[str]]:
+def _price(usd: float | None) -> str:
+    return "unknown" if usd is None else ("0" if usd == 0 else f"{usd:.2f}")
+
+
+def _wide(s: Any) -> list[str]:
+    return [s.endpoint or "<none>", _price(s.usd_per_hour()), s.pool or "<none>"]
+
+
+def _rows(statuses: list[Any], all_namespaces: bool, wide: bool = False) -> list[list[str]]:
     from kaitoctl.core import conditions as cond
     from kaitoctl.ops.status import age
 
@@ -29,6 +39,7 @@ def _rows(statuses: list[Any], all_namespaces: bool) -> list[list[str]]:
             s.column(cond.JOB_STARTED),
             s.column(cond.WORKSPACE_SUCCEEDED),
             age(s.created),
+            *(_wide(s) if wide else []),
         ]
         rows.append([s.namespace, *row] if all_namespaces else row)
     return rows
@@ -37,6 +48,31 @@ def _rows(statuses: list[Any], all_namespaces: bool) -> list[list[str]]:
 def _shown(s: Any) -> tuple[Any, ...]:
     """What a row shows except AGE, plus the state (the reason printed for one workspace follows it)."""
     return (*_rows([s], False)[0][:-1], s.state)
+
+
+def _orphans(
+    kube: Any, conn: o.ClusterFlags, azure: o.AzureFlags, ns: str | None, statuses: list[Any], broken: list[Any]
+) -> list[Any] | None:
+    """kaitoctl's pools (by their Azure tags) that no record names, when an AKS cluster is configured or the kube
+    context is one; None otherwise. Azure unreachable or not fully named: one dim line, and status goes on."""
+    from kaitoctl.cli.output import clean, note
+    from kaitoctl.cli.workspace_run import run_options
+    from kaitoctl.core.errors import KaitoctlError
+    from kaitoctl.core.naming import WorkspaceNames
+    from kaitoctl.ops.pool import PoolFinder, orphaned
+
+    opts = run_options(o.RunFlags(), conn, ws=o.WorkspaceFlags(), azure=azure)
+    try:
+        pools = PoolFinder(opts, kube).pools()
+    except KaitoctlError as exc:  # Azure unreachable, no credentials, a partly named cluster
+        note(clean(f"orphaned agent pools not checked: {exc.message}"))
+        return None
+    if pools is None:
+        return None
+    recorded = {(s.namespace, s.name) for s in statuses}
+    suffix = WorkspaceNames("").record  # a broken record still names its workspace: its pool is not orphaned
+    recorded |= {(b.namespace, b.name.removesuffix(suffix)) for b in broken}
+    return orphaned(pools, recorded, ns)
 
 
 @o.verb
@@ -52,9 +88,19 @@ def status(
     ] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="All namespaces.")] = False,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Print again on every change.")] = False,
-    output: o.DataOutput = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="yaml|json|wide",
+            help="Print the data as yaml or json; wide adds ENDPOINT, $/H (cached price × nodes) and POOL.",
+            rich_help_panel=o.RUN,
+        ),
+    ] = None,
     request_timeout: o.RequestTimeout = None,
     conn: o.ClusterFlags = o.ClusterFlags(),  # noqa: B008 - a frozen dataclass, expanded by @verb
+    azure: o.AzureFlags = o.AzureFlags(),  # noqa: B008 - to list orphaned pools (kaitoctl's tags, no record)
 ) -> None:
     """Show workspaces with Kaito's columns: RESOURCEREADY, INFERENCEREADY, JOBSTARTED, WORKSPACESUCCEEDED.
 
@@ -68,6 +114,9 @@ def status(
 
       # For scripts: one WorkspaceStatus document
       kaitoctl status phi-3-mini-128k-instruct -o json
+
+      # Endpoint, cost per hour and node pool of each workspace
+      kaitoctl status -o wide
     """
     kubeconfig, context, namespace = conn.kubeconfig, conn.context, conn.namespace
     with reporting():
@@ -75,17 +124,21 @@ def status(
         from kaitoctl.ops import cluster
         from kaitoctl.ops.status import collect
 
-        fmt = check_output_format(output)
+        fmt = check_output_format(output, STATUS_FORMATS)
+        wide = fmt == "wide"
+        fmt = None if wide else fmt
         timeout_s = parse_duration(request_timeout, "--request-timeout")
         kube = cluster.connect(kubeconfig, context)
         kube.request_timeout = timeout_s
         ns = None if all_namespaces else cluster.resolve_namespace(kube, namespace)
-        headers = ["NAMESPACE", *HEADERS] if all_namespaces else HEADERS
+        headers = [*(["NAMESPACE"] if all_namespaces else []), *HEADERS, *(WIDE if wide else [])]
+        orphans: list[Any] | None = None  # None: not looked for (no AKS cluster configured, or one workspace)
 
         def show(statuses: list[Any], first: bool) -> None:
             if fmt is not None:
                 docs = [document("WorkspaceStatus", **s.to_dict()) for s in statuses]
-                data = docs[0] if name is not None else document("List", items=docs)
+                extra = {"orphanedPools": [p.to_dict() for p in orphans]} if orphans is not None and first else {}
+                data = docs[0] if name is not None else document("List", items=docs, **extra)
                 if fmt == "json":
                     print_json(data)
                 else:
@@ -93,7 +146,7 @@ def status(
 
                     sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
                 return
-            text = clean(format_table(headers, _rows(statuses, all_namespaces)))  # cluster text, not escapes
+            text = clean(format_table(headers, _rows(statuses, all_namespaces, wide)))  # cluster text, not escapes
             sys.stdout.write(text if first else "".join(text.splitlines(keepends=True)[1:]))
             if name is not None and statuses and statuses[0].diagnosis is not None and first:
                 d = statuses[0].diagnosis
@@ -112,6 +165,13 @@ def status(
             from kaitoctl.core.errors import NotFound
 
             raise NotFound(f"no kaitoctl workspace {name!r} in namespace {ns}", hint="`kaitoctl status -A` lists them")
+        if name is None:
+            orphans = _orphans(kube, conn, azure, ns, statuses, broken)
+            for p in orphans or []:
+                warn(
+                    f"agent pool {p.name} ({p.count} × {p.vm_size}) carries kaitoctl's tags for {p.workspace} but no "
+                    f"workspace record names it: `kaitoctl delete {p.workspace_name} -n {p.namespace}` releases it"
+                )
         if not statuses and fmt is None:
             sys.stderr.write(f"No kaitoctl workspaces in {'any namespace' if ns is None else 'namespace ' + ns}.\n")
         else:

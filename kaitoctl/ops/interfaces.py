@@ -74,6 +74,9 @@ class AksApi(Protocol):
 
     def get_pool(self, name: str) -> Obj | None: ...
 
+    # Every agent pool of the cluster (ARM has no server-side tag filter for this list: callers filter).
+    def list_pools(self) -> list[Obj]: ...
+
     # The pollers are the SDK's LROPoller; ops only hands them back to `wait`.
     def begin_put_pool(self, name: str, body: Obj) -> Any: ...
 

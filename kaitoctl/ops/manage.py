@@ -17,6 +17,7 @@ from kaitoctl.ops.progress import Progress
 
 if TYPE_CHECKING:
     from kaitoctl.adapters.aks import AksTarget
+    from kaitoctl.ops.pool import PoolFinder
 
 # ---- logs ---------------------------------------------------------------------------------------------------------
 
@@ -174,17 +175,31 @@ class DeleteTarget:
     name: str
     namespace: str
     record: WorkspaceRecord | None
+    pool: str | None = None  # no record: an AKS agent pool found by its kaitoctl tags
 
 
-def delete_targets(kube: KubeApi, namespace: str, names: list[str], all_: bool) -> list[DeleteTarget]:
+def delete_targets(
+    kube: KubeApi, namespace: str, names: list[str], all_: bool, *, finder: PoolFinder | None = None
+) -> list[DeleteTarget]:
+    """The workspaces to delete. A name without a record (a half-failed run) is still found by what it left:
+    labelled objects, or, when an AKS cluster is configured (`finder`), an agent pool tagged with its name.
+    --all also takes the tagged pools of the namespace that no record names."""
     records = {r.name: r for r in list_records(kube, namespace)}
+    tagged: dict[str, str] = {}
+    looked_in_azure = False
+    if finder is not None and (all_ or any(n not in records for n in names)):
+        pools = finder.pools()  # None: no AKS cluster configured
+        looked_in_azure = pools is not None
+        for found_pool in pools or []:
+            if found_pool.namespace == namespace and found_pool.workspace_name not in records:
+                tagged.setdefault(found_pool.workspace_name, found_pool.name)
     if all_:
         found = {
             (obj["metadata"].get("labels") or {}).get(WORKSPACE_LABEL)
             for obj in kube.list(resource_path("v1", "ConfigMap", namespace), label_selector=ownership_selector())[0]
         }
-        names = sorted({*records, *(n for n in found if n)})
-    missing = [n for n in names if n not in records]
+        names = sorted({*records, *(n for n in found if n), *tagged})
+    missing = [n for n in names if n not in records and n not in tagged]
     for n in missing:
         # No record (e.g. interrupted before it was written): delete by labels if anything is left.
         items, _ = kube.list(resource_path("v1", "ConfigMap", namespace), label_selector=f"{WORKSPACE_LABEL}={n}")
@@ -194,9 +209,16 @@ def delete_targets(kube: KubeApi, namespace: str, names: list[str], all_: bool) 
         )
         if not leftovers and not all_:
             raise NotFound(
-                f"no kaitoctl workspace {n!r} in namespace {namespace}", hint="`kaitoctl status -A` lists them"
+                f"no kaitoctl workspace {n!r} in namespace {namespace}",
+                hint="`kaitoctl status -A` lists them"
+                + (
+                    ""
+                    if looked_in_azure
+                    else "; an AKS agent pool a failed run left is found by its tags with --resource-group and "
+                    "--cluster"
+                ),
             )
-    return [DeleteTarget(n, namespace, records.get(n)) for n in names]
+    return [DeleteTarget(n, namespace, records.get(n), None if n in records else tagged.get(n)) for n in names]
 
 
 def delete_preview(kube: KubeApi, targets: list[DeleteTarget]) -> list[str]:
@@ -212,9 +234,10 @@ def delete_preview(kube: KubeApi, targets: list[DeleteTarget]) -> list[str]:
             )
             refs.extend(f"{kind}/{item['metadata']['name']}" for item in items)
         pool = _pool_of(target)
+        found = " (found by its tags; no workspace record)" if target.record is None and pool else ""
         lines.append(
             f"{target.namespace}/{target.name}: {', '.join(refs) or 'no objects'}"
-            + (f"; AKS agent pool {pool}" if pool else "")
+            + (f"; AKS agent pool {pool}{found}" if pool else "")
         )
     return lines
 
@@ -247,7 +270,9 @@ def adapter_claims_in_use(kube: KubeApi, targets: list[DeleteTarget]) -> list[st
 
 def _pool_of(target: DeleteTarget) -> str | None:
     placement = target.record.placement if target.record else None
-    return placement.pool if placement is not None and placement.mode == "pool" and placement.pool else None
+    if placement is not None and placement.mode == "pool" and placement.pool:
+        return placement.pool
+    return target.pool
 
 
 def delete_workspaces(
@@ -259,15 +284,18 @@ def delete_workspaces(
     keep_pool: bool,
     wait: bool,
     aks: Callable[[AksTarget], AksApi] | None = None,
+    finder: PoolFinder | None = None,
 ) -> dict[str, Any]:
     """Delete each workspace's objects (by ownership labels), then its node pool, then its record, then wait until
     they are gone. The record goes last: until the pool is released it is what names the pool, so an Azure error
-    or Ctrl-C in between leaves a workspace that `kaitoctl delete NAME` finishes. `aks` stands in for the AKS
-    adapter (tests)."""
-    from kaitoctl.ops.pool import resolve_target
+    or Ctrl-C in between leaves a workspace that `kaitoctl delete NAME` finishes (and without the record, the
+    pool's tags name its workspace). `aks` stands in for the AKS adapter (tests); `finder` is the one
+    `delete_targets` used (its cluster is resolved once)."""
+    from kaitoctl.ops.pool import PoolFinder
 
+    finder = finder if finder is not None else PoolFinder(opts, kube, aks)
     pooled = [t for t in targets if _pool_of(t) is not None]
-    aks_target = resolve_target(opts, kube) if pooled else None
+    aks_target = finder.target() if pooled else None
     if pooled and aks_target is None:
         # Refused before anything is deleted: deleting the objects and the record would orphan the pool.
         pools = ", ".join(f"{t.name} ({_pool_of(t)})" for t in pooled)
@@ -276,11 +304,7 @@ def delete_workspaces(
             f"workspace(s) {pools} run on an AKS agent pool kaitoctl created, but no AKS cluster is configured",
             "pass --resource-group and --cluster (or set AZURE_RESOURCE_GROUP and KAITOCTL_AKS_CLUSTER)",
         )
-    client: AksApi | None = None
-    if aks_target is not None:
-        from kaitoctl.adapters.aks import Aks
-
-        client = aks(aks_target) if aks is not None else Aks(aks_target)
+    client = finder.client() if aks_target is not None else None
     wait_s = (opts.timeout_s or 300) if wait else None
     return {t.name: _delete_workspace(kube, t, progress, client, keep_pool=keep_pool, wait_s=wait_s) for t in targets}
 

@@ -11,6 +11,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -169,6 +170,100 @@ def owner_of(pool: dict[str, Any]) -> str | None:
     if tags.get(POOL_TAG_MANAGED_BY) != MANAGED_BY:
         return None
     return str(tags.get(POOL_TAG_WORKSPACE) or "")
+
+
+@dataclass(frozen=True)
+class TaggedPool:
+    """An agent pool that carries kaitoctl's tags: whose workspace it serves, and what it holds."""
+
+    name: str
+    workspace: str  # "<namespace>/<name>", from the kaitoctl-workspace tag
+    vm_size: str
+    count: int
+    state: str  # provisioningState
+
+    @property
+    def namespace(self) -> str:
+        return self.workspace.partition("/")[0]
+
+    @property
+    def workspace_name(self) -> str:
+        return self.workspace.partition("/")[2]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pool": self.name,
+            "workspace": self.workspace_name,
+            "namespace": self.namespace,
+            "vmSize": self.vm_size,
+            "count": self.count,
+            "provisioningState": self.state,
+        }
+
+
+def tagged_pools(aks: AksApi) -> list[TaggedPool]:
+    """kaitoctl's pools of the cluster, found by their tags. One ARM list call; the filter is client-side (the
+    agentPools List operation has no tag filter)."""
+    found = []
+    for pool in aks.list_pools():
+        owner = owner_of(pool)
+        if not owner or "/" not in owner:
+            continue
+        props = pool.get("properties") or pool
+        found.append(
+            TaggedPool(
+                name=str(pool.get("name", "")),
+                workspace=owner,
+                vm_size=str(props.get("vmSize", "")),
+                count=int(props.get("count") or 0),
+                state=str(props.get("provisioningState", "")),
+            )
+        )
+    return sorted(found, key=lambda p: (p.workspace, p.name))
+
+
+def orphaned(pools: list[TaggedPool], recorded: set[tuple[str, str]], namespace: str | None) -> list[TaggedPool]:
+    """The pools whose workspace has no record (in `namespace`, or any when None): a half-failed run's leftovers
+    that nothing else names, and that cost money until released."""
+    return [
+        p
+        for p in pools
+        if (namespace is None or p.namespace == namespace) and (p.namespace, p.workspace_name) not in recorded
+    ]
+
+
+class PoolFinder:
+    """Lists kaitoctl's pools on first use, when an AKS cluster is configured or discoverable (None otherwise):
+    `delete` and `status` only ask Azure when they need to."""
+
+    def __init__(
+        self, opts: RunOptions, kube: KubeApi | None, aks: Callable[[AksTarget], AksApi] | None = None
+    ) -> None:
+        self.opts, self.kube, self.aks = opts, kube, aks
+        self._target: AksTarget | None = None
+        self._resolved = False
+        self._pools: list[TaggedPool] | None = None
+        self._client: AksApi | None = None
+
+    def target(self) -> AksTarget | None:
+        if not self._resolved:
+            self._target = resolve_target(self.opts, self.kube, aks=self.aks)
+            self._resolved = True
+        return self._target
+
+    def client(self) -> AksApi | None:
+        target = self.target()
+        if target is not None and self._client is None:
+            self._client = self.aks(target) if self.aks is not None else Aks(target)
+        return self._client
+
+    def pools(self) -> list[TaggedPool] | None:
+        if self._pools is None:
+            client = self.client()
+            if client is None:
+                return None
+            self._pools = tagged_pools(client)
+        return self._pools
 
 
 class PoolOperations:

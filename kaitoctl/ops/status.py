@@ -9,7 +9,7 @@ from typing import Any
 
 from kaitoctl.adapters.k8s import resource_path
 from kaitoctl.core import conditions as cond
-from kaitoctl.core.naming import RECORD_KIND_LABEL, WORKSPACE_LABEL, ownership_selector
+from kaitoctl.core.naming import RECORD_KIND_LABEL, WORKSPACE_LABEL, WorkspaceNames, ownership_selector
 from kaitoctl.ops.cluster import BrokenRecord, WorkspaceRecord, list_all_records
 from kaitoctl.ops.interfaces import KubeApi
 from kaitoctl.ops.lifecycle import is_stopped, stop_marker
@@ -22,6 +22,8 @@ class WorkspaceStatus:
     state: str
     diagnosis: cond.Diagnosis | None
     pods: list[dict[str, Any]]  # this workspace's pods, from the same list call
+    nodes_held: int = 0  # nodes it is paying for now (a pool's nodes that exist; the nodes it runs on)
+    region: str | None = None  # from its nodes' topology.kubernetes.io/region label (AKS sets it)
 
     @property
     def name(self) -> str:
@@ -51,6 +53,35 @@ class WorkspaceStatus:
     def output(self) -> dict[str, Any] | None:
         return self.record.status.get("output")
 
+    @property
+    def pool(self) -> str | None:
+        placement = self.record.placement
+        return placement.pool if placement is not None and placement.mode == "pool" else None
+
+    @property
+    def endpoint(self) -> str | None:
+        """The in-cluster URL of an inference workspace's Service (what `deploy` prints); None for tuning."""
+        if self.record.spec.inference is None:
+            return None
+        return f"http://{WorkspaceNames(self.name).service}.{self.namespace}.svc.cluster.local:80"
+
+    @property
+    def sku(self) -> str:
+        placement = self.record.placement
+        return (placement.instance_type if placement is not None else None) or self.instance_type
+
+    def usd_per_hour(self) -> float | None:
+        """Cached retail price × the nodes held; 0 when it holds none; None when the price is not cached (never a
+        network call: status stays offline-fast)."""
+        if self.nodes_held == 0:
+            return 0.0
+        if not self.region or not self.sku:
+            return None
+        from kaitoctl.adapters.aks import cached_price
+
+        price = cached_price(self.sku, self.region)
+        return None if price is None else round(price * self.nodes_held, 4)
+
     def column(self, kind: str) -> str:
         found = self.conditions.get(kind)
         return found.status if found else ""
@@ -72,6 +103,9 @@ class WorkspaceStatus:
             else {"reason": self.diagnosis.reason, "message": self.diagnosis.message, "pod": self.diagnosis.pod},
             "output": self.output,
             **({"stopped": stop_marker(self.record.status)} if self.state == "Stopped" else {}),
+            "pool": self.pool,
+            "endpoint": self.endpoint,
+            "usdPerHour": self.usd_per_hour(),
             "creationTimestamp": self.created,
         }
 
@@ -263,7 +297,26 @@ def _status(
     nodes: NodeIndex,
 ) -> WorkspaceStatus:
     candidates = nodes.candidates(record.placement) if record.placement is not None else []
-    return compute_status(record, workloads, pods, candidates)
+    status = compute_status(record, workloads, pods, candidates)
+    status.nodes_held, status.region = _held(status, candidates)
+    return status
+
+
+REGION_LABEL = "topology.kubernetes.io/region"
+
+
+def _held(status: WorkspaceStatus, candidates: list[dict[str, Any]]) -> tuple[int, str | None]:
+    """The nodes a workspace pays for now, and their region. Pool: the pool's nodes that exist (0 once released
+    or scaled to 0). Existing nodes: the ones it uses, while its pods may run there."""
+    placement = status.record.placement
+    released = status.conditions.get(cond.RESOURCE_READY)
+    if placement is None or not candidates or (released is not None and released.reason == "Released"):
+        return 0, None
+    region = next(
+        (str(r) for n in candidates if (r := (n.get("metadata", {}).get("labels") or {}).get(REGION_LABEL))), None
+    )
+    held = len(candidates) if placement.mode == "pool" else min(len(candidates), placement.node_count)
+    return held, region
 
 
 def _version(obj: dict[str, Any] | None) -> str:

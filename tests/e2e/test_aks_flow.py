@@ -343,3 +343,59 @@ def test_delete_after_an_interrupted_delete_follows_the_running_one(
     assert name not in emu.pools() and _nodes_of(cluster, name) == []
     assert [r["status"] for r in emu.requests(method="DELETE", path=f"agentPools/{name}$")] == [202]
     assert objects_in(cluster, namespace) == {}
+
+
+# ---- issue 10 item 1 / issue 14 item 8: orphaned pools, status -o wide ----------------------------------------------
+
+
+def test_a_pool_without_a_record_is_listed_by_status_and_released_by_delete(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
+    workspace = "phi-3-mini-128k-instruct"
+    run(["deploy", "phi-3", "-n", namespace], env, timeout=120).check()
+    name = pool_name(namespace, workspace)
+    # A half-failed run: the workspace record is gone (before the fix, delete then removed the objects it found
+    # by their labels and left the pool running).
+    cluster.core().delete_namespaced_config_map(f"{workspace}-workspace", namespace)
+    listed = run(["status", "-n", namespace, "-o", "json"], env, timeout=60).check().json()
+    assert listed["items"] == []
+    assert listed["orphanedPools"] == [
+        {
+            "pool": name,
+            "workspace": workspace,
+            "namespace": namespace,
+            "vmSize": A10,
+            "count": 1,
+            "provisioningState": "Succeeded",
+        }
+    ]
+    table = run(["status", "-n", namespace], env, timeout=60).check()
+    assert f"agent pool {name} (1 × {A10}) carries kaitoctl's tags" in table.stderr
+    assert f"`kaitoctl delete {workspace} -n {namespace}` releases it" in table.stderr
+    data = run(["delete", workspace, "-n", namespace, "-y", "-o", "json"], env, timeout=120).check().json()
+    assert data["deleted"][workspace]["pool"] == "deleted"
+    assert name not in emu.pools() and _nodes_of(cluster, name) == []
+    assert objects_in(cluster, namespace) == {}
+    assert run(["status", "-n", namespace, "-o", "json"], env, timeout=60).check().json()["orphanedPools"] == []
+
+
+def test_status_wide_shows_endpoint_cost_and_pool(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**env, "XDG_CACHE_HOME": str(tmp_path)}  # deploy caches the retail price; status reads only the cache
+    workspace = "phi-3-mini-128k-instruct"
+    deployed = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=120).check().json()
+    price = deployed["pool"]["usdPerHour"]
+    name = pool_name(namespace, workspace)
+    wide = run(["status", "-n", namespace, "-o", "wide"], env, timeout=60).check()
+    header, row = wide.stdout.splitlines()
+    assert header.split()[-3:] == ["ENDPOINT", "$/H", "POOL"]
+    assert row.split()[-3:] == [f"http://{workspace}.{namespace}.svc.cluster.local:80", f"{price:.2f}", name]
+    item = run(["status", "-n", namespace, "-o", "json"], env, timeout=60).check().json()["items"][0]
+    assert (item["pool"], item["usdPerHour"]) == (name, price)
+    # Without the cache the price is unknown; status never asks the Prices API.
+    (tmp_path / "kaitoctl" / "prices.json").unlink()
+    before = len(emu.requests(path="api/retail/prices"))
+    row = run(["status", "-n", namespace, "-o", "wide"], env, timeout=60).check().stdout.splitlines()[1]
+    assert row.split()[-2] == "unknown"
+    assert len(emu.requests(path="api/retail/prices")) == before

@@ -321,6 +321,10 @@ class FakeAks:
         pool = self.pools.get(name)
         return copy.deepcopy(pool) if pool is not None else None
 
+    def list_pools(self) -> list[Obj]:
+        self.calls.append(("list_pools",))
+        return [copy.deepcopy(p) for p in self.pools.values()]
+
     def begin_put_pool(self, name: str, body: Obj) -> FakePoller:
         self.calls.append(("begin_put_pool", name, copy.deepcopy(body)))
         return FakePoller("put", name, copy.deepcopy(body))

@@ -360,3 +360,74 @@ def test_logs_of_a_recorded_workspace_without_pods() -> None:
     with pytest.raises(NotFound) as missing:
         list(log_lines(kube, NS, "phi"))
     assert missing.value.message == "workspace phi has no pods (yet, or any more)"
+
+
+# ---- issue 10 item 1: a pool whose record is gone is found by its tags -------------------------------------------
+
+
+def half_failed() -> tuple[FakeKube, FakeAks, str]:
+    """phi deployed on a pool, then every object of it (its record too) lost: only the tagged pool is left."""
+    kube, aks, result = deployed(pool=True)
+    delete_workspace_objects(kube, NS, "phi")
+    assert kube.obj("/api/v1/namespaces/default/configmaps/phi-workspace") is None
+    return kube, aks, str(result["plan"]["placement"]["pool"])
+
+
+def test_delete_finds_the_pool_of_a_workspace_without_a_record_by_its_tags() -> None:
+    from kaitoctl.ops.pool import PoolFinder
+
+    kube, aks, pool = half_failed()
+    # Another workspace's pool and a foreign one are not taken.
+    aks.pools["kcother"] = {
+        "name": "kcother",
+        "properties": {"tags": {"managed-by": "kaitoctl", "kaitoctl-workspace": "other/phi"}},
+    }
+    aks.pools["theirs"] = {"name": "theirs", "properties": {"tags": {"kaitoctl-workspace": "default/phi"}}}
+    finder = PoolFinder(RunOptions(**AZURE), kube, lambda _: aks)
+    (target,) = delete_targets(kube, NS, ["phi"], all_=False, finder=finder)
+    assert (target.name, target.record, target.pool) == ("phi", None, pool)
+    summary = delete_workspaces(
+        kube,
+        [target],
+        RunOptions(**AZURE),
+        Progress(RecordingReporter(), []),
+        keep_pool=False,
+        wait=False,
+        finder=finder,
+    )
+    assert summary["phi"]["pool"] == "deleted"
+    assert sorted(aks.pools) == ["kcother", "theirs"]
+    assert [c for c in aks.calls if c[0] == "list_pools"] == [("list_pools",)]  # one ARM list call
+
+
+def test_delete_without_a_record_and_without_an_aks_target_says_how_to_find_the_pool() -> None:
+    from kaitoctl.ops.pool import PoolFinder
+
+    kube, aks, pool = half_failed()
+    with pytest.raises(NotFound) as missing:
+        delete_targets(kube, NS, ["phi"], all_=False, finder=PoolFinder(RunOptions(), kube, lambda _: aks))
+    assert missing.value.hint and "--resource-group" in missing.value.hint and "tags" in missing.value.hint
+    assert pool in aks.pools and not [c for c in aks.calls if c[0] == "list_pools"]
+
+
+def test_delete_all_takes_the_namespace_s_tagged_pools_without_a_record() -> None:
+    from kaitoctl.ops.pool import PoolFinder
+
+    kube, aks, pool = half_failed()
+    aks.pools["kcother"] = {
+        "name": "kcother",
+        "properties": {"tags": {"managed-by": "kaitoctl", "kaitoctl-workspace": "other/x"}},
+    }
+    targets = delete_targets(kube, NS, [], all_=True, finder=PoolFinder(RunOptions(**AZURE), kube, lambda _: aks))
+    assert [(t.name, t.pool) for t in targets] == [("phi", pool)]
+
+
+def test_delete_with_a_record_does_not_ask_azure_for_tags() -> None:
+    from kaitoctl.ops.pool import PoolFinder
+
+    kube, aks, _ = deployed(pool=True)
+    (target,) = delete_targets(
+        kube, NS, ["phi"], all_=False, finder=PoolFinder(RunOptions(**AZURE), kube, lambda _: aks)
+    )
+    assert target.record is not None and target.pool is None
+    assert not [c for c in aks.calls if c[0] == "list_pools"]

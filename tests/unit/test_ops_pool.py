@@ -551,3 +551,37 @@ def test_only_an_azmk8s_host_is_an_aks_context() -> None:
     kube = FakeKube()
     kube.context.server = "https://azmk8s.io.example.com:443"
     assert resolve_target(RunOptions(subscription="sub"), kube, aks=lambda _: FakeAks()) is None
+
+
+def test_tagged_pools_and_orphans() -> None:
+    from kaitoctl.ops.pool import TaggedPool, orphaned, tagged_pools
+
+    aks = FakeAks()
+    aks.pools = {
+        "kc1": existing(),  # ns/phi
+        "kc2": {
+            "name": "kc2",
+            "properties": {
+                "count": 2,
+                "vmSize": VM,
+                "provisioningState": "Succeeded",
+                "tags": {"managed-by": "kaitoctl", "kaitoctl-workspace": "b/q"},
+            },
+        },
+        "nodepool1": {"name": "nodepool1", "properties": {"tags": {"kaitoctl-workspace": "ns/phi"}}},  # not ours
+        "odd": {"name": "odd", "properties": {"tags": {"managed-by": "kaitoctl", "kaitoctl-workspace": "noslash"}}},
+    }
+    found = tagged_pools(aks)
+    assert [(p.workspace, p.count) for p in found] == [("b/q", 2), ("ns/phi", 1)]
+    assert found[0].to_dict() == {
+        "pool": "kc2",
+        "workspace": "q",
+        "namespace": "b",
+        "vmSize": VM,
+        "count": 2,
+        "provisioningState": "Succeeded",
+    }
+    assert orphaned(found, {("ns", "phi")}, None) == [found[0]]
+    assert orphaned(found, set(), "ns") == [found[1]]
+    assert orphaned(found, {("b", "q"), ("ns", "phi")}, None) == []
+    assert isinstance(found[0], TaggedPool)

@@ -346,3 +346,49 @@ def test_from_tuning_refusals() -> None:
     with pytest.raises(NotFound) as missing:
         tuned_base_and_adapter(RunOptions(), NS, "nope", kube=kube)
     assert missing.value.message == "no kaitoctl tuning workspace 'nope' in namespace default"
+
+
+# ---- issue 14 item 8: status -o wide (endpoint, $/h, pool) ---------------------------------------------------------
+
+
+def test_wide_fields_endpoint_cost_and_pool(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import time
+
+    from tests.unit.test_ops_manage import deployed
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    kube, aks, result = deployed(pool=True)
+    pool = result["plan"]["placement"]["pool"]
+    node = kube.obj("/api/v1/nodes/aks-node-0")
+    node["metadata"]["labels"]["topology.kubernetes.io/region"] = "eastus"
+    kube.put(node)
+    status = one(kube, "phi")
+    assert status.pool == pool and status.nodes_held == 1 and status.region == "eastus"
+    assert status.endpoint == "http://phi.default.svc.cluster.local:80"
+    assert status.usd_per_hour() is None  # nothing cached: unknown, and no network call
+    cache = tmp_path / "kaitoctl" / "prices.json"
+    cache.parent.mkdir(parents=True)
+    assert status.sku == "Standard_NV36ads_A10_v5"
+    cache.write_text(json.dumps({f"eastus/{status.sku}".lower(): {"usd_per_hour": 3.2, "at": time.time()}}))
+    kube.put({**node, "metadata": {**node["metadata"], "name": "aks-node-1"}})
+    status = one(kube, "phi")
+    assert status.nodes_held == 2 and status.usd_per_hour() == 6.4  # price × nodes
+    data = status.to_dict()
+    assert (data["pool"], data["endpoint"], data["usdPerHour"]) == (pool, status.endpoint, 6.4)
+    from kaitoctl.cli.output import document
+    from kaitoctl.ops.pool import tagged_pools
+    from tests.unit.test_json_schema import validate
+
+    orphans = [p.to_dict() for p in tagged_pools(aks)]
+    validate(document("List", items=[document("WorkspaceStatus", **data)], orphanedPools=orphans))
+    for name in ("aks-node-0", "aks-node-1"):
+        kube.delete(f"/api/v1/nodes/{name}")
+    assert one(kube, "phi").usd_per_hour() == 0.0  # released (or scaled to 0): costs nothing
+
+
+def test_wide_fields_of_a_tuning_workspace_on_existing_nodes() -> None:
+    kube = FakeKube()
+    kube.put(gpu_node("gpu-1", labels=LABELS))
+    write(kube, tune())
+    status = one(kube, "tphi")
+    assert (status.pool, status.endpoint, status.nodes_held) == (None, None, 1)
