@@ -18,6 +18,11 @@ RECORD_KIND_LABEL = "kaitoctl.io/record"
 # AKS agent pool tags that mark kaitoctl's ownership (Azure tags, not Kubernetes labels).
 POOL_TAG_MANAGED_BY = "managed-by"
 POOL_TAG_WORKSPACE = "kaitoctl-workspace"  # "<namespace>/<name>"
+# On a pool kaitoctl adopted (--adopt) instead of the managed-by tag: the node count it had before, which kaitoctl
+# never goes below and restores on cleanup. The pool's other tags (its own managed-by included) stay.
+POOL_TAG_ADOPTED = "kaitoctl-adopted-count"
+# On the workspace record: an adopted pool as it was before ({"pool", "count", "tags", "nodeLabels"} JSON).
+ADOPTED_ANNOTATION = "kaitoctl.io/adopted-pool"
 
 GPU_TAINT_KEY = "sku"
 GPU_TAINT_VALUE = "gpu"

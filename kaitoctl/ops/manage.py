@@ -327,9 +327,11 @@ def _delete_workspace(
     pool = _pool_of(target)
     if pool is not None and aks is not None:
         progress.update(phase, "NodePool", f"releasing agent pool {pool}")
-        from kaitoctl.ops.pool import release_pool
+        from kaitoctl.ops.pool import recorded_adoption, release_pool
 
-        pool_result = release_pool(aks, pool, f"{target.namespace}/{target.name}", keep_pool=keep_pool)
+        adopted = recorded_adoption(target.record.raw if target.record else None)
+        workspace = f"{target.namespace}/{target.name}"
+        pool_result = release_pool(aks, pool, workspace, keep_pool=keep_pool, adopted=adopted)
     record = WorkspaceNames(target.name).record
     if kube.delete(resource_path("v1", "ConfigMap", target.namespace, record)):
         deleted.append(f"ConfigMap/{record}")

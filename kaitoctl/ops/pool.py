@@ -21,9 +21,11 @@ from kaitoctl.adapters.k8s import resource_path
 from kaitoctl.core.catalog import Catalog
 from kaitoctl.core.errors import CloudError, InvalidInput, KaitoctlError
 from kaitoctl.core.naming import (
+    ADOPTED_ANNOTATION,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
     MANAGED_BY,
+    POOL_TAG_ADOPTED,
     POOL_TAG_MANAGED_BY,
     POOL_TAG_WORKSPACE,
 )
@@ -165,11 +167,60 @@ def subnets_of(cluster: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def owner_of(pool: dict[str, Any]) -> str | None:
+def _tags(pool: dict[str, Any]) -> dict[str, str]:
     tags = (pool.get("properties") or {}).get("tags") or pool.get("tags") or {}
-    if tags.get(POOL_TAG_MANAGED_BY) != MANAGED_BY:
+    return dict(tags) if isinstance(tags, dict) else {}
+
+
+def owner_of(pool: dict[str, Any]) -> str | None:
+    """The workspace ("namespace/name") a pool serves: one kaitoctl created (managed-by=kaitoctl) or adopted
+    (kaitoctl-adopted-count); None for a pool kaitoctl has nothing to do with."""
+    tags = _tags(pool)
+    if tags.get(POOL_TAG_MANAGED_BY) != MANAGED_BY and POOL_TAG_ADOPTED not in tags:
         return None
     return str(tags.get(POOL_TAG_WORKSPACE) or "")
+
+
+def adoption_of(pool: dict[str, Any], recorded: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """An adopted pool as it was before kaitoctl adopted it: {"pool", "count", "tags", "nodeLabels"}; None when
+    kaitoctl created the pool. The workspace record keeps the whole of it (`recorded`); without the record, the
+    pool's own tag keeps the count, and the tags and labels are the pool's less kaitoctl's own."""
+    tags = _tags(pool)
+    if POOL_TAG_ADOPTED not in tags:
+        return None
+    name = str(pool.get("name", ""))
+    if recorded is not None and recorded.get("pool") == name:
+        return recorded
+    try:
+        count = max(0, int(tags[POOL_TAG_ADOPTED]))
+    except (TypeError, ValueError):
+        count = int(((pool.get("properties") or pool).get("count")) or 0)  # never below what it has now
+    labels = (pool.get("properties") or pool).get("nodeLabels") or {}
+    return {
+        "pool": name,
+        "count": count,
+        "tags": {k: v for k, v in tags.items() if k not in (POOL_TAG_ADOPTED, POOL_TAG_WORKSPACE)},
+        "nodeLabels": {k: v for k, v in labels.items() if not k.startswith("kaitoctl.io/")},
+    }
+
+
+def recorded_adoption(record_raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The adopted pool's original state as the workspace record keeps it (None: none, or unreadable)."""
+    annotations = ((record_raw or {}).get("metadata") or {}).get("annotations") or {}
+    try:
+        found = json.loads(annotations[ADOPTED_ANNOTATION])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(found, dict) or not isinstance(found.get("count"), int):
+        return None
+    return found
+
+
+def _kept_properties(pool: dict[str, Any]) -> dict[str, Any]:
+    """What an update PUT sends back unchanged (a PUT replaces the pool's properties)."""
+    props = pool.get("properties") or {}
+    keep = ("vmSize", "mode", "type", "osType", "osSKU", "osDiskSizeGB", "nodeLabels", "nodeTaints", "tags")
+    return {k: v for k, v in props.items() if k in (*keep, *KEPT_ON_UPDATE)}
 
 
 @dataclass(frozen=True)
@@ -291,6 +342,10 @@ class PoolOperations:
         self.updates: queue.Queue[Update] | None = None
         self.error: KaitoctlError | None = None
         self.price_per_hour: float | None = None  # USD for the whole pool, when Azure lists a price
+        # An adopted pool as it was before (--adopt, or a re-run on one): never scaled below its count, never
+        # deleted, given back as it was on cleanup. `recorded_adoption`: what the workspace record keeps of it.
+        self.adopted: dict[str, Any] | None = None
+        self.recorded_adoption: dict[str, Any] | None = None
 
     def _warn(self, text: str) -> None:
         self.warnings.append(text)
@@ -344,7 +399,8 @@ class PoolOperations:
             raise CloudError(
                 f"agent pool {name} exists and was not created by kaitoctl",
                 code="PoolConflict",
-                hint="re-run with --adopt to let kaitoctl manage it, or choose another --name",
+                hint="re-run with --adopt to let kaitoctl use it (it is scaled up if needed, never down, and "
+                "given back as it was on cleanup), or choose another --name",
             )
         if owner and owner != workspace:
             raise CloudError(
@@ -352,7 +408,16 @@ class PoolOperations:
                 code="PoolConflict",
                 hint="choose another --name (pool names derive from namespace and name)",
             )
-        wanted = pool_body(plan)["properties"]
+        if owner is None:  # --adopt: remember the pool as it is, before the first write to it
+            self.adopted = {
+                "pool": name,
+                "count": int(props.get("count") or 0),
+                "tags": _tags(self.existing),
+                "nodeLabels": dict(props.get("nodeLabels") or {}),
+            }
+        else:
+            self.adopted = adoption_of(self.existing, self.recorded_adoption)
+        wanted = self.body(plan)["properties"]
         # What AKS cannot change in place (agent pool PUT answers PropertyChangeNotAllowed): the VM size, the OS SKU,
         # and the OS disk size.
         fixed: list[tuple[str, str, str]] = []
@@ -372,6 +437,13 @@ class PoolOperations:
         self.extra = {k: props[k] for k in KEPT_ON_UPDATE if props.get(k)}
         if disk > wanted["osDiskSizeGB"]:
             self.extra["osDiskSizeGB"] = disk  # larger than needed: keep it rather than ask AKS to shrink it
+        if fixed and self.adopted is not None:
+            field, what, why = fixed[0]
+            raise InvalidInput(
+                field,
+                f"agent pool {name} {what}; {why}, and kaitoctl never deletes a pool it adopted (--recreate would)",
+                "choose settings the pool has, or another --name for a pool of kaitoctl's own",
+            )
         if fixed:
             if not self.opts.recreate:
                 field, what, why = fixed[0]
@@ -389,6 +461,7 @@ class PoolOperations:
             props.get("count") == wanted["count"]
             and (props.get("nodeLabels") or {}) == wanted["nodeLabels"]
             and str(props.get("provisioningState")) == "Succeeded"
+            and (self.adopted is None or _tags(self.existing) == wanted["tags"])
         )
         self.action = "unchanged" if same else ("scale" if props.get("count") != wanted["count"] else "update")
         if str(props.get("provisioningState")) not in ("Succeeded", "Failed", "Canceled"):
@@ -444,6 +517,23 @@ class PoolOperations:
                     f"(portal: Quotas → Compute, or `az quota update`), or choose another --instance-type",
                 )
 
+    def body(self, plan: Plan) -> dict[str, Any]:
+        """The PUT body. An adopted pool keeps its taints, its other labels and tags, and at least its count."""
+        body = pool_body(plan, self.extra)
+        if self.adopted is None or self.existing is None:
+            return body
+        props = body["properties"]
+        current = self.existing.get("properties") or self.existing
+        props["count"] = max(int(props["count"]), int(self.adopted["count"]))
+        props["nodeLabels"] = {**(current.get("nodeLabels") or {}), **props["nodeLabels"]}
+        props["nodeTaints"] = list(current.get("nodeTaints") or [])
+        props["tags"] = {
+            **_tags(self.existing),
+            POOL_TAG_WORKSPACE: f"{plan.namespace}/{plan.spec.name}",
+            POOL_TAG_ADOPTED: str(self.adopted["count"]),
+        }
+        return body
+
     # -- the operation ----------------------------------------------------------------------------------------------
 
     def start(self, plan: Plan, updates: queue.Queue[Update]) -> None:
@@ -477,7 +567,7 @@ class PoolOperations:
                     self._post({"state": "waiting for the running operation"})
                     self._follow_existing(name)
                 else:
-                    poller = self.aks.begin_put_pool(name, pool_body(plan, self.extra))
+                    poller = self.aks.begin_put_pool(name, self.body(plan))
                     accepted = True
                     doing = {"create": "Creating", "recreate": "Creating", "scale": "Scaling"}.get(
                         self.action, "Updating"
@@ -549,41 +639,41 @@ class PoolOperations:
 
     def release(self, plan: Plan, *, keep_pool: bool = False) -> str:
         return release_pool(
-            self.aks, plan.placement.pool_name or "", f"{plan.namespace}/{plan.spec.name}", keep_pool=keep_pool
+            self.aks,
+            plan.placement.pool_name or "",
+            f"{plan.namespace}/{plan.spec.name}",
+            keep_pool=keep_pool,
+            adopted=self.adopted or self.recorded_adoption,
         )
 
 
-def release_pool(aks: AksApi, name: str, workspace: str, *, keep_pool: bool = False) -> str:
-    """Delete (or scale to 0) a pool kaitoctl created for `workspace`. Returns what happened."""
+def release_pool(
+    aks: AksApi, name: str, workspace: str, *, keep_pool: bool = False, adopted: dict[str, Any] | None = None
+) -> str:
+    """Delete (or scale to 0) a pool kaitoctl created for `workspace`; give an adopted one back as it was (its
+    count, tags and labels; never deleted, never scaled to 0 unless it was). `adopted`: its original state from
+    the workspace record. Returns what happened."""
     pool = aks.get_pool(name)
     if pool is None:
         return "absent"
     owner = owner_of(pool)
     if owner != workspace:
         return f"kept (not created by kaitoctl for {workspace})"
-    if keep_pool:
+    original = adoption_of(pool, adopted)
+    if original is not None:
+        props = _kept_properties(pool)
         body = {
             "properties": {
-                **{
-                    k: v
-                    for k, v in (pool.get("properties") or {}).items()
-                    if k
-                    in (
-                        "vmSize",
-                        "mode",
-                        "type",
-                        "osType",
-                        "osSKU",
-                        "osDiskSizeGB",
-                        "nodeLabels",
-                        "nodeTaints",
-                        "tags",
-                        *KEPT_ON_UPDATE,
-                    )
-                },
-                "count": 0,
+                **props,
+                "count": int(original["count"]),
+                "tags": dict(original.get("tags") or {}),
+                "nodeLabels": dict(original.get("nodeLabels") or {}),
             }
         }
+        aks.wait(aks.begin_put_pool(name, body), f"restoring adopted agent pool {name}")
+        return f"restored to {original['count']} node(s) (adopted: kept)"
+    if keep_pool:
+        body = {"properties": {**_kept_properties(pool), "count": 0}}
         aks.wait(aks.begin_put_pool(name, body), f"scaling agent pool {name} to 0")
         return "scaled to 0"
     if str((pool.get("properties") or pool).get("provisioningState")) == "Deleting":

@@ -450,6 +450,7 @@ def run_workspace(
     objects = preflight(run, where, catalog)
     if where.aks_target is not None:
         run.pool = pool_preflight(run, where.aks_target, catalog, aks)
+        record_adoption(run, objects)
         price = run.pool.price_per_hour
         result["pool"] = {
             "name": plan.placement.pool_name,
@@ -647,11 +648,25 @@ def pool_preflight(
     run: Run, target: AksTarget, catalog: Catalog, aks: Callable[[AksTarget], AksApi] | None
 ) -> PoolOperations:
     """The pool's owner, VM size and quota, checked before any write. Decides create/scale/update/unchanged/wait."""
-    from kaitoctl.ops.pool import PoolOperations
+    from kaitoctl.ops.pool import PoolOperations, recorded_adoption
 
     pool = PoolOperations(target, run.opts, run.kube, catalog, aks=aks(target) if aks is not None else None)
+    pool.recorded_adoption = recorded_adoption(run.existing.raw if run.existing else None)
     pool.preflight(run.plan, run.progress)
     return pool
+
+
+def record_adoption(run: Run, objects: list[Obj]) -> None:
+    """An adopted pool's original count, tags and labels go on the workspace record (written before the first
+    Azure write), so cleanup and `delete` can give the pool back as it was."""
+    from kaitoctl.core.naming import ADOPTED_ANNOTATION
+
+    if run.pool is None or run.pool.adopted is None:
+        return
+    for obj in objects:
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == run.plan.names.record:
+            annotations = obj["metadata"].setdefault("annotations", {})
+            annotations[ADOPTED_ANNOTATION] = json.dumps(run.pool.adopted, sort_keys=True)
 
 
 def server_dry_run(run: Run, objects: list[Obj]) -> bool:
@@ -831,5 +846,8 @@ def finish_pending_cleanup(
         from kaitoctl.ops.pool import PoolOperations
 
         run.pool = PoolOperations(target, run.opts, run.kube, catalog, aks=aks(target) if aks is not None else None)
+        from kaitoctl.ops.pool import recorded_adoption
+
+        run.pool.recorded_adoption = recorded_adoption(run.existing.raw if run.existing else None)
     run.progress.info(f"{run.plan.spec.name} succeeded earlier, but its cleanup did not finish: finishing it")
     cleanup(run)

@@ -220,8 +220,12 @@ def test_a_pool_kaitoctl_did_not_create_is_not_touched(
     data = run(["deploy", "phi-3", "-n", namespace, "--adopt", "-o", "json"], env, timeout=120).check().json()
     assert data["state"] == "Ready" and data["pool"]["name"] == name
     props = _pool_props(emu, name)
-    # Adopted: kaitoctl's ownership tags are on the pool now, so a later run or delete treats it as its own.
-    assert props["tags"] == {"managed-by": "kaitoctl", "kaitoctl-workspace": f"{namespace}/phi-3-mini-128k-instruct"}
+    # Adopted: the pool's workspace and the count it had are tagged, so a later run or delete knows it (and gives
+    # it back as it was instead of deleting it).
+    assert props["tags"] == {
+        "kaitoctl-workspace": f"{namespace}/phi-3-mini-128k-instruct",
+        "kaitoctl-adopted-count": "1",
+    }
     assert len(emu.requests(method="PUT", path=name)) == puts_before + 1
     again = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=120).check().json()
     assert again["pool"]["action"] == "unchanged"  # no --adopt needed any more
@@ -399,3 +403,29 @@ def test_status_wide_shows_endpoint_cost_and_pool(
     row = run(["status", "-n", namespace, "-o", "wide"], env, timeout=60).check().stdout.splitlines()[1]
     assert row.split()[-2] == "unknown"
     assert len(emu.requests(path="api/retail/prices")) == before
+
+
+def test_an_adopted_pool_is_never_scaled_down_and_is_given_back_on_delete(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
+    # Issue 10 item 5: --adopt used to overwrite the pool's tags and labels, scale it 2 -> 1, and delete it later.
+    from tests.harness.aks_emulator.clients import sdk_client
+
+    workspace = "phi-3-mini-128k-instruct"
+    name = pool_name(namespace, workspace)
+    theirs = {"count": 2, "vmSize": A10, "mode": "User", "tags": {"owner": "ops"}, "nodeLabels": {"team": "ml"}}
+    sdk_client(emu).agent_pools.begin_create_or_update(
+        "rg-local", "aks-local", name, {"properties": theirs}, polling_interval=0
+    ).result()
+    data = run(["deploy", "phi-3", "-n", namespace, "--adopt", "-o", "json"], env, timeout=120).check().json()
+    assert data["state"] == "Ready" and data["pool"]["action"] == "update"
+    props = _pool_props(emu, name)
+    assert props["count"] == 2 and len(_nodes_of(cluster, name)) == 2
+    assert props["tags"] == {"owner": "ops", "kaitoctl-workspace": f"{namespace}/{workspace}", "kaitoctl-adopted-count": "2"}
+    assert props["nodeLabels"]["team"] == "ml" and props["nodeLabels"]["kaitoctl.io/workspace"] == workspace
+    deleted = run(["delete", workspace, "-n", namespace, "-y", "-o", "json"], env, timeout=120).check().json()
+    assert deleted["deleted"][workspace]["pool"] == "restored to 2 node(s) (adopted: kept)"
+    props = _pool_props(emu, name)
+    assert (props["count"], props["tags"], props["nodeLabels"]) == (2, {"owner": "ops"}, {"team": "ml"})
+    assert emu.requests(method="DELETE", path=f"agentPools/{name}$") == []
+    assert len(_nodes_of(cluster, name)) == 2 and objects_in(cluster, namespace) == {}

@@ -161,3 +161,151 @@ def test_a_re_run_finishes_a_pending_cleanup() -> None:
     assert pool not in aks.pools
     record = get_record(kube, NS, "tphi-workspace")
     assert record is not None and record.status["cleanup"] == "done"
+
+
+# ---- item 5: an adopted pool is never scaled below its count, never deleted, and given back as it was -------------
+
+AZURE = {"subscription": "s", "resource_group": "rg", "aks_cluster": "aks", "no_device_plugin": True}
+THEIR_TAGS = {"owner": "ops-team", "managed-by": "terraform"}
+THEIR_LABELS = {"team": "ml"}
+
+
+def adopted_setup(*, count: int = 3, tune: bool = False) -> tuple[FakeKube, Any, Any, str]:
+    """A pool someone else created under the name kaitoctl would use, with `count` nodes, their tags and labels."""
+    from kaitoctl.ops.run import PlacementChoice, plan_for
+    from tests.unit.fakes import FakeAks, FakePoller, job_controller
+
+    kube = FakeKube(on_apply=[job_controller if tune else statefulset_controller])
+    aks = FakeAks(calls=kube.calls)
+    if tune:
+        spec = helpers.tune_spec("phi-3", name="tphi", namespace=NS)
+    else:
+        spec = helpers.deploy_spec("phi-3", name="phi", namespace=NS)
+    plan = plan_for(spec, RunOptions(**AZURE), helpers.catalog(), PlacementChoice("pool"))
+    name = plan.placement.pool_name or ""
+    props = {
+        "count": count,
+        "vmSize": plan.sku.name,
+        "mode": "User",
+        "osSKU": "Ubuntu",
+        "osDiskSizeGB": 512,
+        "nodeLabels": dict(THEIR_LABELS),
+        "nodeTaints": [],
+        "tags": dict(THEIR_TAGS),
+        "provisioningState": "Succeeded",
+    }
+    aks.pools[name] = {"name": name, "properties": props}
+
+    def node_joins(poller: FakePoller) -> None:
+        if poller.op == "put" and poller.body is not None:
+            p = poller.body["properties"]
+            kube.put(gpu_node("aks-node-0", instance_type=p["vmSize"], labels=p["nodeLabels"]))
+
+    aks.on_done.append(node_joins)
+    return kube, aks, spec, name
+
+
+def adopt_run(kube: FakeKube, aks: Any, spec: Any, **opts: Any) -> dict[str, Any]:
+    options = RunOptions(adopt=True, **{**AZURE, **opts})
+    return run_workspace(spec, options, helpers.catalog(), RecordingReporter(), kube=kube, aks=lambda _: aks)
+
+
+def test_adopting_a_bigger_pool_keeps_its_count_taints_tags_and_labels() -> None:
+    import json
+
+    kube, aks, spec, name = adopted_setup(count=3)
+    result = adopt_run(kube, aks, spec)
+    assert result["state"] == "Ready" and result["pool"]["action"] == "update"
+    props = aks.pools[name]["properties"]
+    assert props["count"] == 3  # the plan needs 1: never scaled below its count
+    assert props["nodeTaints"] == []
+    assert props["tags"] == {**THEIR_TAGS, "kaitoctl-workspace": "default/phi", "kaitoctl-adopted-count": "3"}
+    assert props["nodeLabels"]["team"] == "ml" and props["nodeLabels"]["kaitoctl.io/workspace"] == "phi"
+    # The record, written before the first Azure write, keeps the pool as it was.
+    record = kube.obj(f"/api/v1/namespaces/{NS}/configmaps/phi-workspace")
+    assert json.loads(record["metadata"]["annotations"]["kaitoctl.io/adopted-pool"]) == {
+        "pool": name,
+        "count": 3,
+        "tags": THEIR_TAGS,
+        "nodeLabels": THEIR_LABELS,
+    }
+    put = next(i for i, c in enumerate(kube.calls) if c[0] == "begin_put_pool")
+    assert any(c[0] == "apply" and "phi-workspace" in str(c) for c in kube.calls[:put])
+    # A re-run needs no --adopt and changes nothing.
+    again = run_workspace(
+        spec, RunOptions(**AZURE), helpers.catalog(), RecordingReporter(), kube=kube, aks=lambda _: aks
+    )
+    assert again["pool"]["action"] == "unchanged"
+    record = kube.obj(f"/api/v1/namespaces/{NS}/configmaps/phi-workspace")
+    assert json.loads(record["metadata"]["annotations"]["kaitoctl.io/adopted-pool"])["count"] == 3
+
+
+def test_adopting_a_smaller_pool_scales_it_up() -> None:
+    kube, aks, spec, name = adopted_setup(count=0)
+    assert adopt_run(kube, aks, spec)["pool"]["action"] == "scale"
+    assert aks.pools[name]["properties"]["count"] == 1
+
+
+@pytest.mark.parametrize("keep_pool", [False, True], ids=["delete", "keep-pool"])
+def test_delete_gives_an_adopted_pool_back_as_it_was(keep_pool: bool) -> None:
+    from kaitoctl.ops.manage import delete_targets, delete_workspaces
+    from kaitoctl.ops.progress import Progress
+
+    kube, aks, spec, name = adopted_setup(count=3)
+    adopt_run(kube, aks, spec)
+    targets = delete_targets(kube, NS, ["phi"], all_=False)
+    summary = delete_workspaces(
+        kube,
+        targets,
+        RunOptions(**AZURE),
+        Progress(RecordingReporter(), []),
+        keep_pool=keep_pool,
+        wait=False,
+        aks=lambda _: aks,
+    )
+    assert summary["phi"]["pool"] == "restored to 3 node(s) (adopted: kept)"
+    props = aks.pools[name]["properties"]
+    assert (props["count"], props["tags"], props["nodeLabels"]) == (3, THEIR_TAGS, THEIR_LABELS)
+    assert not [c for c in aks.calls if c[0] == "begin_delete_pool"]
+    assert kube.obj(f"/api/v1/namespaces/{NS}/configmaps/phi-workspace") is None
+
+
+def test_tuning_cleanup_gives_an_adopted_pool_back() -> None:
+    kube, aks, spec, name = adopted_setup(count=2, tune=True)
+    result = adopt_run(kube, aks, spec, cleanup="on-success")
+    assert result["state"] == "Succeeded"
+    props = aks.pools[name]["properties"]
+    assert (props["count"], props["tags"], props["nodeLabels"]) == (2, THEIR_TAGS, THEIR_LABELS)
+    assert not [c for c in aks.calls if c[0] == "begin_delete_pool"]
+
+
+def test_an_adopted_pool_without_its_record_is_given_back_from_its_tag() -> None:
+    from kaitoctl.ops.manage import delete_targets, delete_workspace_objects, delete_workspaces
+    from kaitoctl.ops.pool import PoolFinder
+    from kaitoctl.ops.progress import Progress
+
+    kube, aks, spec, name = adopted_setup(count=3)
+    adopt_run(kube, aks, spec)
+    delete_workspace_objects(kube, NS, "phi")  # the record too: only the pool's tags are left
+    finder = PoolFinder(RunOptions(**AZURE), kube, lambda _: aks)
+    targets = delete_targets(kube, NS, ["phi"], all_=False, finder=finder)
+    summary = delete_workspaces(
+        kube,
+        targets,
+        RunOptions(**AZURE),
+        Progress(RecordingReporter(), []),
+        keep_pool=False,
+        wait=False,
+        finder=finder,
+    )
+    assert summary["phi"]["pool"] == "restored to 3 node(s) (adopted: kept)"
+    props = aks.pools[name]["properties"]
+    assert (props["count"], props["tags"], props["nodeLabels"]) == (3, THEIR_TAGS, THEIR_LABELS)
+
+
+def test_an_adopted_pool_is_never_recreated() -> None:
+    kube, aks, spec, name = adopted_setup(count=1)
+    aks.pools[name]["properties"]["vmSize"] = "Standard_NC24ads_A100_v4"
+    with pytest.raises(InvalidInput, match="never deletes a pool it adopted"):
+        adopt_run(kube, aks, spec, recreate=True)
+    assert [c for c in aks.calls if c[0].startswith("begin")] == []

@@ -177,8 +177,12 @@ def test_a_foreign_pool_needs_adopt() -> None:
         pool_ops(aks).preflight(plan())
     assert refused.value.code == "PoolConflict"
     assert refused.value.message == f"agent pool {plan().placement.pool_name} exists and was not created by kaitoctl"
-    assert refused.value.hint == "re-run with --adopt to let kaitoctl manage it, or choose another --name"
-    assert pool_ops(aks, adopt=True).preflight(plan()) == "unchanged"
+    assert refused.value.hint == (
+        "re-run with --adopt to let kaitoctl use it (it is scaled up if needed, never down, and given back as it was "
+        "on cleanup), or choose another --name"
+    )
+    # Adopting writes kaitoctl's tags next to the pool's own (an update even when the count is right).
+    assert pool_ops(aks, adopt=True).preflight(plan()) == "update"
 
 
 def test_a_pool_s_vm_size_cannot_change() -> None:
