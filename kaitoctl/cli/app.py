@@ -186,7 +186,13 @@ def __getattr__(name: str) -> Any:
 
 
 def _terminated(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM (CI cancelling a job) stops at the same safe points as Ctrl-C
+    """SIGTERM (CI cancelling a job) stops at the same safe points as Ctrl-C. A second SIGTERM (a runner that
+    repeats it before its SIGKILL) is ignored, so the first one's stop completes: the failed phase is recorded
+    and `-o json` prints its one object instead of a traceback."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def handle_sigterm() -> None:

@@ -50,7 +50,11 @@ def delete(args: DeleteArgs) -> None:
       # Everything kaitoctl created in a namespace, keeping the pools at 0 nodes
       kaitoctl delete --all -n team-a --keep-pool -y
     """
-    with reporting():
+    # -o json: one DeleteResult whatever happens; an error or an interruption adds `error` to what was deleted so far.
+    result = (
+        document("DeleteResult", namespace=args.conn.namespace or "", deleted={}) if args.output == "json" else None
+    )
+    with reporting(result):
         from kaitoctl.cli.output import check_output_format
         from kaitoctl.cli.progress import make_reporter
         from kaitoctl.cli.workspace_run import run_options
@@ -72,6 +76,8 @@ def delete(args: DeleteArgs) -> None:
         )
         kube = cl.connect(args.conn.kubeconfig, args.conn.context)
         ns = cl.resolve_namespace(kube, args.conn.namespace)
+        if result is not None:
+            result["namespace"] = ns
         from kaitoctl.ops.pool import PoolFinder
 
         finder = PoolFinder(opts, kube)  # asks Azure only for a name without a record, or --all
@@ -109,6 +115,7 @@ def delete(args: DeleteArgs) -> None:
                 keep_pool=args.keep_pool,
                 wait=not args.no_wait,
                 finder=finder,
+                into=result["deleted"] if result is not None else None,
             )
         finally:
             reporter.close()

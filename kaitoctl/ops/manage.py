@@ -285,12 +285,14 @@ def delete_workspaces(
     wait: bool,
     aks: Callable[[AksTarget], AksApi] | None = None,
     finder: PoolFinder | None = None,
+    into: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Delete each workspace's objects (by ownership labels), then its node pool, then its record, then wait until
     they are gone. The record goes last: until the pool is released it is what names the pool, so an Azure error
     or Ctrl-C in between leaves a workspace that `kaitoctl delete NAME` finishes (and without the record, the
     pool's tags name its workspace). `aks` stands in for the AKS adapter (tests); `finder` is the one
-    `delete_targets` used (its cluster is resolved once)."""
+    `delete_targets` used (its cluster is resolved once); `into` is filled as each workspace is done (what -o json
+    reports when a later one fails or the run is interrupted)."""
     from kaitoctl.ops.pool import PoolFinder
 
     finder = finder if finder is not None else PoolFinder(opts, kube, aks)
@@ -306,7 +308,10 @@ def delete_workspaces(
         )
     client = finder.client() if aks_target is not None else None
     wait_s = (opts.timeout_s or 300) if wait else None
-    return {t.name: _delete_workspace(kube, t, progress, client, keep_pool=keep_pool, wait_s=wait_s) for t in targets}
+    summary = into if into is not None else {}
+    for t in targets:
+        summary[t.name] = _delete_workspace(kube, t, progress, client, keep_pool=keep_pool, wait_s=wait_s)
+    return summary
 
 
 def _delete_workspace(

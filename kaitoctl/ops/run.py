@@ -442,8 +442,11 @@ def run_workspace(
     if namespace == plan.namespace:
         run.namespace_read = namespace_read
     if already_succeeded(run):
-        if run.previous_status.get("cleanup") == "pending" and cleans_up_after_success(spec, opts):
-            finish_pending_cleanup(run, where.aks_target, catalog, aks)
+        if run.previous_status.get("cleanup") == "pending":
+            if cleans_up_after_success(spec, opts):
+                finish_pending_cleanup(run, where.aks_target, catalog, aks)
+            else:
+                progress.info("its cleanup is still pending (--cleanup never keeps it so); `kaitoctl delete` ends it")
         result.update(skip_succeeded(run))
         result["durationSeconds"] = round(time.monotonic() - started, 3)
         return result
@@ -773,7 +776,10 @@ def wait(run: Run, waiter: Waiter) -> WaitOutcome:
         return waiter.run()
     except OperationFailed:
         if run.plan.spec.tuning is not None:
-            _write_status(run.kube, run.plan, run.previous_status, {"state": "Failed", "finishedAt": _now()})
+            failed: dict[str, Any] = {"state": "Failed", "finishedAt": _now()}
+            if run.opts.cleanup == "always":
+                failed["cleanup"] = "pending"  # until cleanup() records "done": `delete` or a re-run finishes it
+            _write_status(run.kube, run.plan, run.previous_status, failed)
             if run.opts.cleanup == "always":
                 cleanup(run)
         raise
@@ -831,11 +837,28 @@ def cleanup(run: Run) -> None:
     kube.delete(resource_path("batch/v1", "Job", plan.namespace, plan.names.workload), propagation="Background")
     if plan.spec.tuning is not None and not plan.spec.tuning.config:
         kube.delete(resource_path("v1", "ConfigMap", plan.namespace, plan.names.tuning_config))
+    left = None
     if run.pool is not None:
         run.pool.release(plan)
+    else:
+        left = _recorded_pool(run)
     previous = cluster.get_record(kube, plan.namespace, plan.names.record) or run.existing
-    _write_status(kube, plan, previous.status if previous else {}, {"cleanup": "done"})
+    # "done" only once the pool is released: otherwise a re-run or `delete` must still find it pending.
+    _write_status(kube, plan, previous.status if previous else {}, {"cleanup": "pending" if left else "done"})
+    if left:
+        run.progress.warn(
+            f"agent pool {left} not released: no AKS cluster configured; the cleanup stays pending (a re-run with "
+            f"--resource-group and --cluster, or `kaitoctl delete {plan.spec.name}` with them, finishes it)"
+        )
     run.progress.done(CLEANUP, "Cleaned", "tuning Job removed; the adapter and the workspace record stay")
+
+
+def _recorded_pool(run: Run) -> str | None:
+    """The pool the workspace record names (a pool run), whatever this run's placement."""
+    placement = run.existing.placement if run.existing is not None else None
+    if placement is not None and placement.mode == "pool" and placement.pool:
+        return placement.pool
+    return run.plan.placement.pool_name if run.plan.placement.mode == "pool" else None
 
 
 def finish_pending_cleanup(

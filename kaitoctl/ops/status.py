@@ -137,7 +137,9 @@ def compute_status(
     workload = workloads.get(f"{record.namespace}/{record.name}")
     conditions: dict[str, cond.Condition] = {}
     finished = record.status.get("state") in ("Succeeded", "Failed") and spec.tuning is not None
-    if record.placement is not None and not (finished and workload is None):
+    # A cleanup that did not finish may have left the pool: its nodes are still looked at (and still cost).
+    released = finished and record.status.get("cleanup") != "pending"
+    if record.placement is not None and not (released and workload is None):
         conditions[cond.RESOURCE_READY] = cond.resource_ready(record.placement, nodes)
     else:
         conditions[cond.RESOURCE_READY] = cond.Condition(cond.RESOURCE_READY, "Unknown", "Released", "tuning finished")

@@ -138,6 +138,10 @@ class Background:
     def interrupt(self) -> None:
         self.proc.send_signal(signal.SIGINT)
 
+    def terminate(self) -> None:
+        """SIGTERM, as a CI runner cancelling the job sends it."""
+        self.proc.send_signal(signal.SIGTERM)
+
     def finish(self, timeout: float = 60) -> Result:
         deadline = time.monotonic() + timeout
         while self._open and time.monotonic() < deadline:

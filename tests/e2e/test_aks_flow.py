@@ -429,3 +429,109 @@ def test_an_adopted_pool_is_never_scaled_down_and_is_given_back_on_delete(
     assert (props["count"], props["tags"], props["nodeLabels"]) == (2, {"owner": "ops"}, {"team": "ml"})
     assert emu.requests(method="DELETE", path=f"agentPools/{name}$") == []
     assert len(_nodes_of(cluster, name)) == 2 and objects_in(cluster, namespace) == {}
+
+
+# ---- issue 10 items 2 and 7: SIGTERM at a safe point, one -o json object, a re-run (or delete) converges --------------
+
+
+def _one_json(result: Any) -> dict[str, Any]:
+    """stdout is exactly one JSON document (json.loads refuses trailing data), valid against the schema."""
+    assert "Traceback" not in result.stderr, result.stderr
+    data: dict[str, Any] = result.json()
+    return data
+
+
+def test_sigterm_during_pool_creation_prints_one_json_object_and_a_rerun_converges(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
+    emu.inject(Fault.slow(20.0))
+    proc = Background(["deploy", "phi-3", "-n", namespace, "--no-progress", "-o", "json"], env)
+    wait_until(lambda: emu.requests(method="PUT", path="agentPools/kc"), "the agent pool PUT to reach ARM")
+    proc.terminate()
+    stopped = proc.finish()
+    assert stopped.returncode == 130
+    data = _one_json(stopped)
+    name = pool_name(namespace, "phi-3-mini-128k-instruct")
+    assert data["error"]["exitCode"] == 130 and data["pool"]["name"] == name
+    assert [p["reason"] for p in data["phases"] if p["status"] == "False"] == ["Interrupted"]
+    again = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=120).check().json()
+    assert again["state"] == "Ready" and again["pool"]["action"] == "wait"
+    assert [p for p in emu.pools() if p.startswith("kc")] == [name]
+    assert len(emu.requests(method="PUT", path="agentPools/kc")) == 1  # followed, not PUT again
+
+
+def _record_status(cluster: Any, namespace: str, workspace: str) -> dict[str, Any]:
+    import json
+
+    record = cluster.core().read_namespaced_config_map(f"{workspace}-workspace", namespace)
+    return dict(json.loads(record.data["status.json"]))
+
+
+def test_sigterm_during_tuning_cleanup_leaves_it_pending_and_a_rerun_finishes_it(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
+    workspace = "phi-3-mini-128k-instruct-tuning"
+    name = pool_name(namespace, workspace)
+    emu.inject(Fault.slow(20.0, method="DELETE"))  # the cleanup's pool delete outlives the run
+    args = ["tune", "phi-3", "--method", "qlora", "-n", namespace, "-o", "json"]
+    proc = Background([*args, "--no-progress"], env)
+    wait_until(
+        lambda: emu.pools().get(name, {}).get("properties", {}).get("provisioningState") == "Deleting",
+        f"agent pool {name} Deleting (the cleanup)",
+        timeout=120,
+        interval=0.1,
+    )
+    proc.terminate()
+    stopped = proc.finish()
+    assert stopped.returncode == 130
+    data = _one_json(stopped)
+    assert data["state"] == "Succeeded" and data["error"]["exitCode"] == 130
+    assert {p["name"]: p["reason"] for p in data["phases"]}["Cleanup"] == "Interrupted"
+    assert _record_status(cluster, namespace, workspace)["cleanup"] == "pending"
+    listed = run(["status", workspace, "-n", namespace, "-o", "json"], env, timeout=60).check().json()
+    assert listed["state"] == "Succeeded" and listed["pool"] == name
+    # The re-run does not train again: it finishes the cleanup (following the running delete).
+    again = run(args, env, timeout=120).check().json()
+    assert again["state"] == "Succeeded"
+    assert name not in emu.pools() and _nodes_of(cluster, name) == []
+    assert _record_status(cluster, namespace, workspace)["cleanup"] == "done"
+    assert len(emu.requests(method="PUT", path=f"agentPools/{name}$")) == 1  # one pool, never created again
+
+
+def test_a_failed_tuning_cleanup_is_finished_by_delete(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
+    workspace = "phi-3-mini-128k-instruct-tuning"
+    name = pool_name(namespace, workspace)
+    emu.inject(Fault.failed_operation(method="DELETE"))  # the cleanup's pool delete ends Failed
+    failed = run(["tune", "phi-3", "--method", "qlora", "-n", namespace, "-o", "json"], env, timeout=120)
+    assert failed.returncode == 4, failed.stderr
+    assert _one_json(failed)["state"] == "Succeeded"
+    assert _record_status(cluster, namespace, workspace)["cleanup"] == "pending" and name in emu.pools()
+    run(["delete", workspace, "-n", namespace, "-y"], env, timeout=120).check()
+    assert name not in emu.pools() and objects_in(cluster, namespace) == {}
+
+
+def test_sigterm_during_delete_prints_one_delete_result_and_a_rerun_finishes(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
+    workspace = "phi-3-mini-128k-instruct"
+    run(["deploy", "phi-3", "-n", namespace], env, timeout=120).check()
+    name = pool_name(namespace, workspace)
+    emu.inject(Fault.slow(20.0, method="DELETE"))
+    proc = Background(["delete", workspace, "-n", namespace, "-y", "--no-progress", "-o", "json"], env)
+    wait_until(
+        lambda: emu.pools().get(name, {}).get("properties", {}).get("provisioningState") == "Deleting",
+        f"agent pool {name} Deleting",
+        interval=0.05,
+    )
+    proc.terminate()
+    stopped = proc.finish()
+    assert stopped.returncode == 130
+    data = _one_json(stopped)
+    assert data["kind"] == "DeleteResult" and data["error"]["exitCode"] == 130 and data["namespace"] == namespace
+    # The record names the pool until it is released: the re-run finds it and follows the running delete.
+    assert f"ConfigMap/{workspace}-workspace" in objects_in(cluster, namespace)
+    again = run(["delete", workspace, "-n", namespace, "-y", "-o", "json"], env, timeout=120).check().json()
+    assert again["deleted"][workspace]["pool"] == "deleted"
+    assert name not in emu.pools() and objects_in(cluster, namespace) == {}

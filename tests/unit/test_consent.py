@@ -143,3 +143,42 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert json.loads(out)["error"]["exitCode"] == 130
     assert "interrupted" in err and "Traceback" not in err
+
+
+def test_a_second_sigterm_does_not_break_the_first_one_s_stop(tmp_path: Path) -> None:
+    """Issue 10 item 7: a runner may repeat SIGTERM before its SIGKILL; the stop that the first one started still
+    prints the -o json object and exits 130 (the second is ignored, not a KeyboardInterrupt inside the handler)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "term2.py"
+    script.write_text(
+        "import os, signal, sys, time\n"
+        "from kaitoctl.cli.app import handle_sigterm\n"
+        "from kaitoctl.cli.output import reporting\n"
+        "handle_sigterm()\n"
+        "import typer\n"
+        "try:\n"
+        "    with reporting({'workspace': 'w'}):\n"
+        "        try:\n"
+        "            print('ready', file=sys.stderr, flush=True)\n"
+        "            time.sleep(30)\n"
+        "        finally:\n"
+        "            print('stopping', file=sys.stderr, flush=True)\n"
+        "            time.sleep(1)  # a safe point's own work, e.g. recording the failed phase\n"
+        "            print('stopped', file=sys.stderr, flush=True)\n"
+        "except typer.Exit as e:\n"
+        "    sys.exit(e.exit_code)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    assert proc.stderr.readline().strip() == "ready"
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.stderr.readline().strip() == "stopping"
+    os.kill(proc.pid, signal.SIGTERM)  # while the first stop is still under way
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert json.loads(out)["error"]["exitCode"] == 130
+    assert "stopped" in err.splitlines() and "Traceback" not in err  # the first stop's work was not cut short

@@ -59,6 +59,8 @@ COMMANDS: list[tuple[list[str], int, str]] = [
     # a real run that fails (no cluster): still one RunResult, with the error
     (["deploy", "phi-3"], 2, "RunResult"),
     (["tune", "phi-3", "--method", "full"], 2, "RunResult"),
+    # delete that fails (no cluster): still one DeleteResult, with the error (issue 10 item 7)
+    (["delete", "phi-3-mini-128k-instruct", "-y"], 2, "DeleteResult"),
 ]
 
 

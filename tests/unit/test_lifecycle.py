@@ -309,3 +309,42 @@ def test_an_adopted_pool_is_never_recreated() -> None:
     with pytest.raises(InvalidInput, match="never deletes a pool it adopted"):
         adopt_run(kube, aks, spec, recreate=True)
     assert [c for c in aks.calls if c[0].startswith("begin")] == []
+
+
+def test_a_pending_cleanup_without_an_aks_target_stays_pending() -> None:
+    """Issue 10 item 2: a re-run that cannot reach the pool must not record the cleanup as done."""
+    from kaitoctl.core.errors import CloudError
+    from kaitoctl.ops.cluster import get_record
+    from tests.unit.fakes import FakeAks, FakePoller, job_controller
+
+    kube = FakeKube(on_apply=[job_controller])
+    aks = FakeAks(calls=kube.calls)
+
+    def node_joins(poller: FakePoller) -> None:
+        if poller.op == "put" and poller.body is not None:
+            props = poller.body["properties"]
+            kube.put(gpu_node("aks-node-0", instance_type=props["vmSize"], labels=props["nodeLabels"]))
+            aks.fail_wait = CloudError("the delete failed", code="InternalServerError")
+
+    aks.on_done.append(node_joins)
+    spec = helpers.tune_spec("phi-3", name="tphi", namespace=NS, labels=["apps=phi"])
+    with pytest.raises(CloudError):
+        run_workspace(
+            spec,
+            RunOptions(**AZURE, cleanup="on-success"),
+            helpers.catalog(),
+            RecordingReporter(),
+            kube=kube,
+            aks=lambda _: aks,
+        )
+    pool = next(iter(aks.pools))
+    reporter = RecordingReporter()
+    # No AKS cluster named this time: the run finds the pool's nodes by their labels, but cannot release the pool.
+    result = run_workspace(
+        spec, RunOptions(cleanup="on-success"), helpers.catalog(), reporter, kube=kube, aks=lambda _: aks
+    )
+    assert result["state"] == "Succeeded"
+    record = get_record(kube, NS, "tphi-workspace")
+    assert record is not None and record.status["cleanup"] == "pending"
+    assert pool in aks.pools
+    assert any(level == "warning" and f"agent pool {pool} not released" in text for level, text in reporter.messages)

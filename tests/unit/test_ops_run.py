@@ -865,3 +865,21 @@ def test_the_context_namespace_is_used_without_n() -> None:
     result = run_workspace(spec, RunOptions(no_pool=True), helpers.catalog(), RecordingReporter(), kube=kube)
     assert result["namespace"] == "team"
     assert kube.writes()[0] == ("ensure_namespace", "team")
+
+
+def test_a_failed_run_whose_cleanup_always_fails_keeps_the_cleanup_pending() -> None:
+    """Issue 10 item 2: `delete` or a re-run must still see the pool as not released."""
+    from kaitoctl.core.errors import CloudError
+
+    class FailingPool:
+        def release(self, plan: Any, *, keep_pool: bool = False) -> str:
+            raise CloudError("the delete failed", code="InternalServerError")
+
+    kube = FakeKube()
+    existing = store_record(kube, tune(), {"state": "Running"})
+    run = make_run(tune(), kube, RunOptions(no_pool=True, cleanup="always"), existing=existing)
+    run.pool = FailingPool()  # type: ignore[assignment]
+    with pytest.raises(CloudError):
+        wait(run, FailingWaiter(OperationFailed("JobFailed: x", reason="JobFailed")))  # type: ignore[arg-type]
+    state = recorded_status(kube, "tphi")
+    assert (state["state"], state["cleanup"]) == ("Failed", "pending")

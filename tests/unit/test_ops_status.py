@@ -392,3 +392,15 @@ def test_wide_fields_of_a_tuning_workspace_on_existing_nodes() -> None:
     write(kube, tune())
     status = one(kube, "tphi")
     assert (status.pool, status.endpoint, status.nodes_held) == (None, None, 1)
+
+
+def test_a_pending_cleanup_is_not_shown_as_released() -> None:
+    """Issue 10 item 2: the Job is gone but the cleanup did not finish: the nodes are still held (and cost)."""
+    kube = FakeKube()
+    kube.put(gpu_node("gpu-1", labels=LABELS))
+    write(kube, tune(), {"state": "Succeeded", "cleanup": "pending"})
+    kube.remove(f"/apis/batch/v1/namespaces/{NS}/jobs/tphi")
+    status = one(kube, "tphi")
+    assert status.state == "Succeeded"
+    assert status.conditions[cond.RESOURCE_READY].reason != "Released"
+    assert status.column(cond.RESOURCE_READY) == "True" and status.nodes_held == 1
