@@ -404,3 +404,24 @@ def test_a_pending_cleanup_is_not_shown_as_released() -> None:
     assert status.state == "Succeeded"
     assert status.conditions[cond.RESOURCE_READY].reason != "Released"
     assert status.column(cond.RESOURCE_READY) == "True" and status.nodes_held == 1
+
+
+def test_status_orphans_offline_says_one_dim_line(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    """Azure unreachable: status still works and says once that orphaned pools were not checked."""
+    from kaitoctl.cli import options as o
+    from kaitoctl.cli.status import _orphans
+    from kaitoctl.core.errors import CloudError
+    from kaitoctl.ops.pool import PoolFinder
+
+    def unreachable(self: PoolFinder) -> None:
+        raise CloudError("listing the agent pools of rg/aks: cannot reach Azure Resource Manager", code="X")
+
+    monkeypatch.setattr(PoolFinder, "pools", unreachable)
+    azure = o.AzureFlags(subscription="s", resource_group="rg", cluster="aks")
+    assert _orphans(FakeKube(), o.ClusterFlags(), azure, NS, [], []) is None
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "orphaned agent pools not checked: listing the agent pools" in err
+    # Nothing configured (not an AKS context, no flags): not looked for, nothing said.
+    monkeypatch.undo()
+    assert _orphans(FakeKube(), o.ClusterFlags(), o.AzureFlags(), NS, [], []) is None
+    assert capsys.readouterr().err == ""
