@@ -216,6 +216,17 @@ def recorded_adoption(record_raw: dict[str, Any] | None) -> dict[str, Any] | Non
     return found
 
 
+# What ARM reports but a PUT does not set (AgentPool's read-only properties).
+READ_ONLY = ("provisioningState", "currentOrchestratorVersion", "nodeImageVersion", "eTag", "status")
+
+
+def _writable_properties(pool: dict[str, Any]) -> dict[str, Any]:
+    """All of a pool's settings a PUT can send back: an adopted pool keeps what kaitoctl does not manage
+    (autoscaling, zones, max pods, ...) instead of a PUT resetting it to AKS's defaults."""
+    props = pool.get("properties") or {}
+    return {k: v for k, v in props.items() if k not in READ_ONLY and v is not None}
+
+
 def _kept_properties(pool: dict[str, Any]) -> dict[str, Any]:
     """What an update PUT sends back unchanged (a PUT replaces the pool's properties)."""
     props = pool.get("properties") or {}
@@ -522,8 +533,8 @@ class PoolOperations:
         body = pool_body(plan, self.extra)
         if self.adopted is None or self.existing is None:
             return body
-        props = body["properties"]
         current = self.existing.get("properties") or self.existing
+        props = body["properties"] = {**_writable_properties(self.existing), **body["properties"]}
         props["count"] = max(int(props["count"]), int(self.adopted["count"]))
         props["nodeLabels"] = {**(current.get("nodeLabels") or {}), **props["nodeLabels"]}
         props["nodeTaints"] = list(current.get("nodeTaints") or [])
@@ -661,7 +672,7 @@ def release_pool(
         return f"kept (not created by kaitoctl for {workspace})"
     original = adoption_of(pool, adopted)
     if original is not None:
-        props = _kept_properties(pool)
+        props = _writable_properties(pool)
         body = {
             "properties": {
                 **props,

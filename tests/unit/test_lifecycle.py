@@ -192,6 +192,8 @@ def adopted_setup(*, count: int = 3, tune: bool = False) -> tuple[FakeKube, Any,
         "nodeLabels": dict(THEIR_LABELS),
         "nodeTaints": [],
         "tags": dict(THEIR_TAGS),
+        "maxPods": 50,  # settings kaitoctl does not manage: a PUT without them would reset them
+        "availabilityZones": ["1", "2"],
         "provisioningState": "Succeeded",
     }
     aks.pools[name] = {"name": name, "properties": props}
@@ -221,6 +223,7 @@ def test_adopting_a_bigger_pool_keeps_its_count_taints_tags_and_labels() -> None
     assert props["nodeTaints"] == []
     assert props["tags"] == {**THEIR_TAGS, "kaitoctl-workspace": "default/phi", "kaitoctl-adopted-count": "3"}
     assert props["nodeLabels"]["team"] == "ml" and props["nodeLabels"]["kaitoctl.io/workspace"] == "phi"
+    assert (props["maxPods"], props["availabilityZones"]) == (50, ["1", "2"])
     # The record, written before the first Azure write, keeps the pool as it was.
     record = kube.obj(f"/api/v1/namespaces/{NS}/configmaps/phi-workspace")
     assert json.loads(record["metadata"]["annotations"]["kaitoctl.io/adopted-pool"]) == {
@@ -266,6 +269,7 @@ def test_delete_gives_an_adopted_pool_back_as_it_was(keep_pool: bool) -> None:
     assert summary["phi"]["pool"] == "restored to 3 node(s) (adopted: kept)"
     props = aks.pools[name]["properties"]
     assert (props["count"], props["tags"], props["nodeLabels"]) == (3, THEIR_TAGS, THEIR_LABELS)
+    assert (props["maxPods"], props["availabilityZones"]) == (50, ["1", "2"])
     assert not [c for c in aks.calls if c[0] == "begin_delete_pool"]
     assert kube.obj(f"/api/v1/namespaces/{NS}/configmaps/phi-workspace") is None
 
