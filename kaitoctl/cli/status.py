@@ -168,9 +168,12 @@ def status(
         if name is None:
             orphans = _orphans(kube, conn, azure, ns, statuses, broken)
             for p in orphans or []:
-                warn(
-                    f"agent pool {p.name} ({p.count} × {p.vm_size}) carries kaitoctl's tags for {p.workspace} but no "
-                    f"workspace record names it: `kaitoctl delete {p.workspace_name} -n {p.namespace}` releases it"
+                warn(  # tag values come from Azure: cleaned of escape sequences like any cluster text
+                    clean(
+                        f"agent pool {p.name} ({p.count} × {p.vm_size}) carries kaitoctl's tags for {p.workspace} but "
+                        f"no workspace record names it: `kaitoctl delete {p.workspace_name} -n {p.namespace}` "
+                        "releases it"
+                    )
                 )
         if not statuses and fmt is None:
             sys.stderr.write(f"No kaitoctl workspaces in {'any namespace' if ns is None else 'namespace ' + ns}.\n")
