@@ -235,6 +235,11 @@ def delete_preview(kube: KubeApi, targets: list[DeleteTarget]) -> list[str]:
             refs.extend(f"{kind}/{item['metadata']['name']}" for item in items)
         pool = _pool_of(target)
         found = " (found by its tags; no workspace record)" if target.record is None and pool else ""
+        from kaitoctl.ops.pool import recorded_adoption
+
+        adopted = recorded_adoption(target.record.raw if target.record else None)
+        if adopted is not None and pool:
+            found = f" (adopted: given back with {adopted['count']} node(s), not deleted)"
         lines.append(
             f"{target.namespace}/{target.name}: {', '.join(refs) or 'no objects'}"
             + (f"; AKS agent pool {pool}{found}" if pool else "")

@@ -257,6 +257,11 @@ def test_delete_gives_an_adopted_pool_back_as_it_was(keep_pool: bool) -> None:
     kube, aks, spec, name = adopted_setup(count=3)
     adopt_run(kube, aks, spec)
     targets = delete_targets(kube, NS, ["phi"], all_=False)
+    from kaitoctl.ops.manage import delete_preview
+
+    assert delete_preview(kube, targets)[0].endswith(
+        f"AKS agent pool {name} (adopted: given back with 3 node(s), not deleted)"
+    )
     summary = delete_workspaces(
         kube,
         targets,
