@@ -210,10 +210,12 @@ def stop_workspace(
         progress.skip(POD_EXIT, "--no-wait")
     pool_result = None
     if client is not None and pool_name:
-        from kaitoctl.ops.pool import release_pool
+        from kaitoctl.ops.pool import recorded_adoption, release_pool
 
         progress.start(POOL, f"scaling agent pool {pool_name} to 0")
-        pool_result = release_pool(client, pool_name, f"{namespace}/{name}", keep_pool=True)
+        # An adopted pool is given back with the count it had (never below it), not scaled to 0.
+        adopted = recorded_adoption(record.raw)
+        pool_result = release_pool(client, pool_name, f"{namespace}/{name}", keep_pool=True, adopted=adopted)
         progress.done(POOL, "Succeeded", f"agent pool {pool_name}: {pool_result}")
     result.update(alreadyStopped=False, stopped=marker, pool=pool_result, phases=progress.to_list())
     return result

@@ -357,3 +357,24 @@ def test_a_pending_cleanup_without_an_aks_target_stays_pending() -> None:
     assert record is not None and record.status["cleanup"] == "pending"
     assert pool in aks.pools
     assert any(level == "warning" and f"agent pool {pool} not released" in text for level, text in reporter.messages)
+
+
+def test_stop_gives_an_adopted_pool_back_instead_of_scaling_it_to_zero() -> None:
+    from kaitoctl.ops.lifecycle import stop_workspace
+
+    kube, aks, spec, name = adopted_setup(count=2)
+    adopt_run(kube, aks, spec)
+    result = stop_workspace(
+        kube,
+        NS,
+        "phi",
+        RunOptions(**AZURE),
+        helpers.catalog(),
+        RecordingReporter(),
+        wait=False,
+        aks=lambda _: aks,
+        price=None,
+    )
+    assert result["pool"] == "restored to 2 node(s) (adopted: kept)"
+    props = aks.pools[name]["properties"]
+    assert (props["count"], props["tags"], props["nodeLabels"]) == (2, THEIR_TAGS, THEIR_LABELS)
