@@ -391,7 +391,11 @@ def test_status_wide_shows_endpoint_cost_and_pool(
     deployed = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=120).check().json()
     price = deployed["pool"]["usdPerHour"]
     name = pool_name(namespace, workspace)
+    before = len(emu.requests())
     wide = run(["status", "-n", namespace, "-o", "wide"], env, timeout=60).check()
+    # What status costs Azure with a cluster configured: one agentPools list (the orphan check), nothing else.
+    asked = emu.requests()[before:]
+    assert [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in asked] == [("GET", "agentPools")], asked
     header, row = wide.stdout.splitlines()
     assert header.split()[-3:] == ["ENDPOINT", "$/H", "POOL"]
     assert row.split()[-3:] == [f"http://{workspace}.{namespace}.svc.cluster.local:80", f"{price:.2f}", name]
@@ -532,6 +536,23 @@ def test_sigterm_during_delete_prints_one_delete_result_and_a_rerun_finishes(
     assert data["kind"] == "DeleteResult" and data["error"]["exitCode"] == 130 and data["namespace"] == namespace
     # The record names the pool until it is released: the re-run finds it and follows the running delete.
     assert f"ConfigMap/{workspace}-workspace" in objects_in(cluster, namespace)
+    again = run(["delete", workspace, "-n", namespace, "-y", "-o", "json"], env, timeout=120).check().json()
+    assert again["deleted"][workspace]["pool"] == "deleted"
+    assert name not in emu.pools() and objects_in(cluster, namespace) == {}
+
+
+def test_an_azure_error_releasing_the_pool_keeps_the_record_and_a_rerun_finishes(
+    cluster: Any, namespace: str, emu: Any, env: dict[str, str]
+) -> None:
+    # Issue 10 item 1: the record goes last, only once the pool is released; it is what names the pool.
+    workspace = "phi-3-mini-128k-instruct"
+    run(["deploy", "phi-3", "-n", namespace], env, timeout=120).check()
+    name = pool_name(namespace, workspace)
+    emu.inject(Fault.failed_operation(method="DELETE"))
+    failed = run(["delete", workspace, "-n", namespace, "-y", "-o", "json"], env, timeout=120)
+    assert failed.returncode == 4 and failed.json()["error"]["exitCode"] == 4
+    assert name in emu.pools()
+    assert list(objects_in(cluster, namespace, workspace)) == [f"ConfigMap/{workspace}-workspace"]
     again = run(["delete", workspace, "-n", namespace, "-y", "-o", "json"], env, timeout=120).check().json()
     assert again["deleted"][workspace]["pool"] == "deleted"
     assert name not in emu.pools() and objects_in(cluster, namespace) == {}
