@@ -50,20 +50,32 @@ def _shown(s: Any) -> tuple[Any, ...]:
     return (*_rows([s], False)[0][:-1], s.state)
 
 
-def _orphans(
-    kube: Any, conn: o.ClusterFlags, azure: o.AzureFlags, ns: str | None, statuses: list[Any], broken: list[Any]
-) -> list[Any] | None:
-    """kaitoctl's pools (by their Azure tags) that no record names, when an AKS cluster is configured or the kube
-    context is one; None otherwise. Azure unreachable or not fully named: one dim line, and status goes on."""
-    from kaitoctl.cli.output import clean, note
+def _start_orphan_lookup(kube: Any, conn: o.ClusterFlags, azure: o.AzureFlags) -> Any:
+    """Look for kaitoctl's pools (by their Azure tags) in a thread, while the cluster is listed: Azure's token and
+    list call cost about as much as the list calls, so they overlap instead of adding up. A Future of the pools
+    (None: no AKS cluster configured, and not an AKS kube context)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from kaitoctl.cli.workspace_run import run_options
-    from kaitoctl.core.errors import KaitoctlError
-    from kaitoctl.core.naming import WorkspaceNames
-    from kaitoctl.ops.pool import PoolFinder, orphaned
+    from kaitoctl.ops.pool import PoolFinder
 
     opts = run_options(o.RunFlags(), conn, ws=o.WorkspaceFlags(), azure=azure)
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orphans")
+    future = executor.submit(PoolFinder(opts, kube).pools)
+    executor.shutdown(wait=False)
+    return future
+
+
+def _orphans(lookup: Any, ns: str | None, statuses: list[Any], broken: list[Any]) -> list[Any] | None:
+    """The looked-up pools that no record names; None when not looked for. Azure unreachable or not fully named:
+    one dim line, and status goes on."""
+    from kaitoctl.cli.output import clean, note
+    from kaitoctl.core.errors import KaitoctlError
+    from kaitoctl.core.naming import WorkspaceNames
+    from kaitoctl.ops.pool import orphaned
+
     try:
-        pools = PoolFinder(opts, kube).pools()
+        pools = lookup.result()
     except KaitoctlError as exc:  # Azure unreachable, no credentials, a partly named cluster
         note(clean(f"orphaned agent pools not checked: {exc.message}"))
         return None
@@ -158,6 +170,7 @@ def status(
         from kaitoctl.ops.cluster import BrokenRecord
 
         broken: list[BrokenRecord] = []
+        lookup = _start_orphan_lookup(kube, conn, azure) if name is None else None
         statuses = collect(kube, ns, name, broken)
         for b in broken:
             warn(f"workspace record {b.namespace}/{b.name} is broken: {b.problem}; the others are listed")
@@ -165,8 +178,8 @@ def status(
             from kaitoctl.core.errors import NotFound
 
             raise NotFound(f"no kaitoctl workspace {name!r} in namespace {ns}", hint="`kaitoctl status -A` lists them")
-        if name is None:
-            orphans = _orphans(kube, conn, azure, ns, statuses, broken)
+        if lookup is not None:
+            orphans = _orphans(lookup, ns, statuses, broken)
             for p in orphans or []:
                 warn(  # tag values come from Azure: cleaned of escape sequences like any cluster text
                     clean(

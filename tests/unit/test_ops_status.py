@@ -409,7 +409,7 @@ def test_a_pending_cleanup_is_not_shown_as_released() -> None:
 def test_status_orphans_offline_says_one_dim_line(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     """Azure unreachable: status still works and says once that orphaned pools were not checked."""
     from kaitoctl.cli import options as o
-    from kaitoctl.cli.status import _orphans
+    from kaitoctl.cli.status import _orphans, _start_orphan_lookup
     from kaitoctl.core.errors import CloudError
     from kaitoctl.ops.pool import PoolFinder
 
@@ -418,10 +418,10 @@ def test_status_orphans_offline_says_one_dim_line(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(PoolFinder, "pools", unreachable)
     azure = o.AzureFlags(subscription="s", resource_group="rg", cluster="aks")
-    assert _orphans(FakeKube(), o.ClusterFlags(), azure, NS, [], []) is None
+    assert _orphans(_start_orphan_lookup(FakeKube(), o.ClusterFlags(), azure), NS, [], []) is None
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "orphaned agent pools not checked: listing the agent pools" in err
     # Nothing configured (not an AKS context, no flags): not looked for, nothing said.
     monkeypatch.undo()
-    assert _orphans(FakeKube(), o.ClusterFlags(), o.AzureFlags(), NS, [], []) is None
+    assert _orphans(_start_orphan_lookup(FakeKube(), o.ClusterFlags(), o.AzureFlags()), NS, [], []) is None
     assert capsys.readouterr().err == ""
