@@ -366,21 +366,21 @@ def _training_config(quantization: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_TRAINING_CONFIGS = {
-    "lora": _training_config({"load_in_4bit": False}),
-    "qlora": _training_config(
-        {
-            "load_in_4bit": True,
-            "bnb_4bit_quant_type": "nf4",
-            "bnb_4bit_compute_dtype": "bfloat16",
-            "bnb_4bit_use_double_quant": True,
-        }
-    ),
+# Built on each call, not once at import: a change to _training_config must reach every test that renders a tuning
+# Job (bench/mutation switches a mutant on only after import).
+_QUANTIZATION: dict[str, dict[str, Any]] = {
+    "lora": {"load_in_4bit": False},
+    "qlora": {
+        "load_in_4bit": True,
+        "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_compute_dtype": "bfloat16",
+        "bnb_4bit_use_double_quant": True,
+    },
 }
 
 
 def training_config_yaml(method: str) -> str:
-    return yaml.safe_dump({"training_config": _TRAINING_CONFIGS[method]}, sort_keys=False)
+    return yaml.safe_dump({"training_config": _training_config(dict(_QUANTIZATION[method]))}, sort_keys=False)
 
 
 def _tuning_context(plan: Plan, catalog: Catalog, output_dir: str) -> dict[str, Any]:

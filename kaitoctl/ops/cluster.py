@@ -140,7 +140,7 @@ def get_record(kube: KubeApi, namespace: str, record_name: str) -> WorkspaceReco
     return parse_record(obj) if obj else None
 
 
-def namespace_names(kube: Kube) -> list[str]:
+def namespace_names(kube: KubeApi) -> list[str]:
     """Namespace names (for shell completion)."""
     items, _ = kube.list(resource_path("v1", "Namespace"))
     return [str(n["metadata"]["name"]) for n in items]
