@@ -287,7 +287,6 @@ def _adapter_contexts(
             secrets = list(adapter.image_pull_secrets or workspace_secrets)
             image_adapters.append(
                 {
-                    "name": adapter.name,
                     "container": k8s_name("puller", adapter.name),
                     "image": adapter.image,
                     "secrets_volume": k8s_name("docker-config", adapter.name, "inference-adapter") if secrets else None,
@@ -299,7 +298,6 @@ def _adapter_contexts(
         else:
             volume_adapters.append(
                 {
-                    "name": adapter.name,
                     "volume": k8s_name("adapter-volume", adapter.name),
                     "source": adapter.volume or {},
                     "mount": f"/mnt/adapter/{adapter.name}",

@@ -23,7 +23,7 @@ from kaitoctl.core.catalog import (
 )
 from kaitoctl.core.errors import Declined, ExitCode, InvalidInput
 from kaitoctl.core.render import _vllm_args, k8s_name, training_config_yaml
-from kaitoctl.core.sizing import estimate_inference
+from kaitoctl.core.sizing import FIXED_RESERVE_GIB, GPU_MEMORY_UTILIZATION, estimate_inference
 from kaitoctl.core.spec import spec_from_record
 from kaitoctl.core.validation import check_inference_config, check_input_url, check_training_config, validate_spec
 from kaitoctl.core.yamlsafe import MAX_FILE_BYTES, MAX_NODES, decode, load_documents
@@ -433,3 +433,30 @@ def test_no_kv_cache_is_counted_when_its_size_is_unknown() -> None:
     sku = catalog().sku("Standard_NC24ads_A100_v4")
     assert sku is not None
     assert estimate_inference(preset, sku).kv_cache_gib_per_gpu == 0.0
+
+
+def test_a_reserve_that_fills_the_gpu_exactly_does_not_fit() -> None:
+    doc = copy.deepcopy(DOC)
+    del doc["presets"]["Full"]["bytes_per_token"]  # no KV cache: the reserve is the fixed runtime reserve alone
+    preset = parse_catalog(doc).presets["full"]
+    a100 = catalog().sku("Standard_NC24ads_A100_v4")
+    assert a100 is not None
+    sku = dataclasses.replace(a100, gpu_memory_gib=FIXED_RESERVE_GIB / GPU_MEMORY_UTILIZATION)
+    assert sku.gpu_memory_gib * GPU_MEMORY_UTILIZATION == FIXED_RESERVE_GIB  # usable == reserve, to the bit
+    fit = estimate_inference(preset, sku)
+    assert (fit.fits, fit.min_gpus, fit.nodes, fit.weights_room_per_gpu_gib) == (False, 0, 0, 0.0)
+    assert fit.problem is not None and fit.problem.startswith("does not fit: the reserve of 2.3 GiB per GPU")
+
+
+def test_an_adapter_with_image_and_volume_is_refused_naming_it() -> None:
+    source = {
+        "name": "ad",
+        "image": "r.example/ad:1",
+        "volumeSource": {"persistentVolumeClaim": {"claimName": "ad-pvc"}},
+    }
+    err = _yaml_validation_error(_kaito(inference__adapters=[{"source": source}]))
+    assert (err.field, err.problem, err.fix) == (
+        "inference.adapters[0]",
+        "an adapter needs exactly one of image and volumeSource",
+        None,
+    )

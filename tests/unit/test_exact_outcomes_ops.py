@@ -466,3 +466,11 @@ def test_a_chat_endpoint_must_be_http_and_is_shown_redacted() -> None:
     assert refused.value.field == "--endpoint"
     assert "hunter2" not in refused.value.problem
     assert refused.value.problem == f"'ftp://user:{REDACTED}@10.0.0.1/v1' is not an http(s) URL"
+
+
+def test_without_a_stand_in_the_pool_operations_talk_to_the_target_cluster() -> None:
+    from kaitoctl.adapters.aks import Aks  # builds no client until the first call: nothing is contacted here
+    from kaitoctl.ops.pool import PoolOperations
+
+    ops = PoolOperations(pool_t.TARGET, RunOptions(), FakeKube(), helpers.catalog())
+    assert isinstance(ops.aks, Aks) and ops.aks.target == pool_t.TARGET
