@@ -309,11 +309,24 @@ class Findings:
 
 
 def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
-    """Raises InvalidInput on the first error; returns warnings and apply-time blockers."""
+    """Raises InvalidInput on the first error; returns warnings and apply-time blockers. The checks run in this
+    order, so the first error a user sees does not change."""
     f = Fields(spec.source, spec.mode)
     findings = Findings()
-    warnings = findings.warnings
+    _check_identity(spec, f)
+    preset = _check_preset(spec, catalog, f)
+    _check_resource(spec, catalog, f, findings)
+    _check_selector(spec, f, findings)
+    _check_images_and_secrets(spec, preset, f, findings)
+    if spec.inference is not None:
+        findings.warnings.extend(_validate_inference(spec, preset, f, findings))
+    if spec.tuning is not None:
+        _validate_tuning(spec, preset, catalog, f, findings)
+    return findings
 
+
+def _check_identity(spec: WorkspaceSpec, f: Fields) -> None:
+    """The names, and exactly one of inference and tuning."""
     check_dns1123_label(spec.name, f("metadata.name"), "workspace name")
     if spec.namespace is not None:
         check_dns1123_label(spec.namespace, f("metadata.namespace"), "namespace")
@@ -323,6 +336,9 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
         )
     _check_derived_names(spec, f("metadata.name"))
 
+
+def _check_preset(spec: WorkspaceSpec, catalog: Catalog, f: Fields) -> Preset:
+    """The preset exists and is current in the catalog's Kaito version."""
     preset_field = f("tuning.preset.name" if spec.tuning else "inference.preset.name")
     preset = catalog.resolve_preset(spec.preset, field_name=preset_field)
     if preset.status == "deprecated":
@@ -338,7 +354,11 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
             + (f": {preset.note}" if preset.note else ""),
             "choose a current preset (`kaitoctl presets`)",
         )
+    return preset
 
+
+def _check_resource(spec: WorkspaceSpec, catalog: Catalog, f: Fields, findings: Findings) -> None:
+    """instanceType (a retired SKU blocks the apply) and count."""
     res = spec.resource
     if res.instance_type:
         sku = catalog.sku(res.instance_type)
@@ -370,10 +390,14 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
             "set count to 1 (or leave it out)",
         )
 
+
+def _check_selector(spec: WorkspaceSpec, f: Fields, findings: Findings) -> None:
+    """matchLabels (Kaito's reserved keys dropped with a warning), matchExpressions, preferredNodes."""
+    res = spec.resource
     for key, value in res.match_labels.items():
         check_label(key, value, f("resource.labelSelector.matchLabels"))
     kept, label_warnings = effective_labels(spec)
-    warnings.extend(label_warnings)
+    findings.warnings.extend(label_warnings)
     if res.match_labels and not kept:
         raise InvalidInput(
             f("resource.labelSelector"),
@@ -392,10 +416,13 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
     for i, node in enumerate(res.preferred_nodes):
         check_dns1123_subdomain(node, f("resource.preferredNodes", i), "node name")
 
+
+def _check_images_and_secrets(spec: WorkspaceSpec, preset: Preset, f: Fields, findings: Findings) -> None:
+    """presetOptions: the image, the pull secrets, the model-access secret a gated model needs."""
     if spec.image:
         check_image_ref(spec.image, f("presetOptions.image"))
     if spec.ignored_image:
-        warnings.append(
+        findings.warnings.append(
             f"{f('presetOptions.image')} {spec.ignored_image!r} is ignored: it is deprecated, and Kaito v0.12 runs "
             f"every preset on kaito-base; to run another image anyway, pass --image"
         )
@@ -413,12 +440,6 @@ def validate_spec(spec: WorkspaceSpec, catalog: Catalog) -> Findings:
                 "then --model-access-secret hf-token",
             )
         )
-
-    if spec.inference is not None:
-        warnings.extend(_validate_inference(spec, preset, f, findings))
-    if spec.tuning is not None:
-        _validate_tuning(spec, preset, catalog, f, findings)
-    return findings
 
 
 def _validate_inference(spec: WorkspaceSpec, preset: Preset, f: Fields, findings: Findings) -> list[str]:

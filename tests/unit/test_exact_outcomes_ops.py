@@ -372,14 +372,13 @@ def test_the_loop_sleeps_until_the_next_timer(monkeypatch: pytest.MonkeyPatch) -
 # ---- watches -------------------------------------------------------------------------------------------------------
 
 
-def test_the_waiter_watches_its_own_nodes_pods_workload_and_warnings() -> None:
-    waiter, _, _ = wait_t.make()
-    assert [(s.key, s.path, s.label_selector, s.field_selector) for s in waiter.streams.specs] == [
-        ("nodes", "/api/v1/nodes", "apps=phi", None),
-        ("pods", f"/api/v1/namespaces/{wait_t.NS}/pods", f"{WORKSPACE_LABEL}={wait_t.NAME}", None),
-        ("workload", f"/apis/apps/v1/namespaces/{wait_t.NS}/statefulsets", None, f"metadata.name={wait_t.NAME}"),
-        ("events", f"/api/v1/namespaces/{wait_t.NS}/events", None, "type=Warning"),
-    ]
+def test_the_waiter_watches_its_own_pods_nodes_and_job() -> None:
+    pods = ("pods", f"/api/v1/namespaces/{wait_t.NS}/pods", f"{WORKSPACE_LABEL}={wait_t.NAME}", None)
+    nodes = ("nodes", "/api/v1/nodes", "apps=phi", None)  # only the nodes the placement selects
+    job = ("workload", f"/apis/batch/v1/namespaces/{wait_t.NS}/jobs", None, f"metadata.name={wait_t.NAME}")
+    for mode, expected in (("inference", [pods, nodes]), ("tuning", [pods, nodes, job])):
+        waiter, _, _ = wait_t.make(mode)
+        assert [(s.key, s.path, s.label_selector, s.field_selector) for s in waiter.streams.specs] == expected
 
 
 def test_the_training_log_tail_keeps_the_last_twenty_lines() -> None:
