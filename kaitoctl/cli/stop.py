@@ -48,8 +48,16 @@ def stop(args: StopArgs) -> None:
       # ... and resume in the morning (waits until it answers again)
       kaitoctl start phi-3-mini-128k-instruct -n team-a
     """
-    with reporting():
-        from kaitoctl.cli.output import check_output_format, document, escape, print_json, stderr
+    from kaitoctl.cli.output import document
+
+    # -o json: one StopResult whatever happens (an error or SIGTERM/Ctrl-C adds `error`; issue 10 item 7).
+    failed = (
+        document("StopResult", workspace=args.name, namespace=args.conn.namespace or "")
+        if args.output == "json"
+        else None
+    )
+    with reporting(failed):
+        from kaitoctl.cli.output import check_output_format, escape, print_json, stderr
         from kaitoctl.cli.progress import make_reporter
         from kaitoctl.cli.workspace_run import run_options
         from kaitoctl.core.catalog import load_catalog
@@ -65,6 +73,8 @@ def stop(args: StopArgs) -> None:
         )
         kube = cluster.connect(args.conn.kubeconfig, args.conn.context)
         ns = cluster.resolve_namespace(kube, args.conn.namespace)
+        if failed is not None:
+            failed["namespace"] = ns
         reporter = make_reporter(no_progress=args.no_progress)
         try:
             result = stop_workspace(kube, ns, args.name, opts, load_catalog(), reporter, wait=not args.no_wait)

@@ -61,6 +61,7 @@ COMMANDS: list[tuple[list[str], int, str]] = [
     (["tune", "phi-3", "--method", "full"], 2, "RunResult"),
     # delete that fails (no cluster): still one DeleteResult, with the error (issue 10 item 7)
     (["delete", "phi-3-mini-128k-instruct", "-y"], 2, "DeleteResult"),
+    (["stop", "phi-3-mini-128k-instruct"], 2, "StopResult"),
 ]
 
 
