@@ -556,3 +556,21 @@ def test_an_azure_error_releasing_the_pool_keeps_the_record_and_a_rerun_finishes
     again = run(["delete", workspace, "-n", namespace, "-y", "-o", "json"], env, timeout=120).check().json()
     assert again["deleted"][workspace]["pool"] == "deleted"
     assert name not in emu.pools() and objects_in(cluster, namespace) == {}
+
+
+def test_tuning_cleanup_gives_an_adopted_pool_back(cluster: Any, namespace: str, emu: Any, env: dict[str, str]) -> None:
+    # Issue 10 item 5: the default cleanup (on-success) used to delete the whole adopted pool.
+    from tests.harness.aks_emulator.clients import sdk_client
+
+    workspace = "phi-3-mini-128k-instruct-tuning"
+    name = pool_name(namespace, workspace)
+    theirs = {"count": 2, "vmSize": A10, "mode": "User", "tags": {"owner": "ops"}, "nodeLabels": {"team": "ml"}}
+    sdk_client(emu).agent_pools.begin_create_or_update(
+        "rg-local", "aks-local", name, {"properties": theirs}, polling_interval=0
+    ).result()
+    args = ["tune", "phi-3", "--method", "qlora", "-n", namespace, "--adopt", "-o", "json"]
+    data = run(args, env, timeout=180).check().json()
+    assert data["state"] == "Succeeded" and data["pool"]["action"] == "update"
+    props = _pool_props(emu, name)
+    assert (props["count"], props["tags"], props["nodeLabels"]) == (2, {"owner": "ops"}, {"team": "ml"})
+    assert emu.requests(method="DELETE", path=f"agentPools/{name}$") == []
