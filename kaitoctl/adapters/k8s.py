@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -342,6 +342,60 @@ class Kube:
                 yield buffer.decode("utf-8", errors="replace")
         finally:
             response.release_conn()
+
+    def exec(
+        self,
+        namespace: str,
+        pod: str,
+        command: Sequence[str],
+        *,
+        stdin: Iterable[bytes] | None = None,
+        container: str | None = None,
+    ) -> tuple[int, str, str]:
+        """pods/exec over the API server's websocket (v5.channel.k8s.io, so stdin can be closed), as `kubectl exec`
+        does. Output is collected while stdin is written, so a chatty command cannot stall the upload."""
+        from kubernetes.client import CoreV1Api
+        from kubernetes.stream import stream
+        from kubernetes.stream.ws_client import STDIN_CHANNEL
+
+        try:
+            ws = stream(
+                CoreV1Api(self.api).connect_get_namespaced_pod_exec,
+                pod,
+                namespace,
+                command=list(command),
+                container=container,
+                stdin=stdin is not None,
+                stdout=True,
+                stderr=True,
+                tty=False,
+                binary=True,
+                _preload_content=False,
+            )
+        except ApiException as exc:
+            raise OperationFailed(f"exec in pod {namespace}/{pod} failed: {exc.reason}", reason="Exec") from None
+        out, err = bytearray(), bytearray()
+
+        def drain(timeout: float) -> None:
+            ws.update(timeout=timeout)
+            out.extend(ws.read_stdout(timeout=0) or b"")
+            err.extend(ws.read_stderr(timeout=0) or b"")
+
+        try:
+            for chunk in stdin or ():
+                if not ws.is_open():
+                    break  # the command ended early; its exit code and stderr say why
+                ws.write_stdin(chunk)
+                drain(0)
+            if stdin is not None and ws.is_open():
+                ws.close_channel(STDIN_CHANNEL)
+            while ws.is_open():
+                drain(1)
+            code = ws.returncode
+        finally:
+            ws.close()
+        log.info("exec %s/%s %s -> %s", namespace, pod, command[0], code)
+        return int(code if code is not None else -1), out.decode(errors="replace"), err.decode(errors="replace")
 
     def ensure_namespace(self, namespace: str) -> bool:
         """Create the namespace when missing. True if it was created."""

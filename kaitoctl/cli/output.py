@@ -210,6 +210,10 @@ def print_plan(plan: Plan, objects: list[dict[str, Any]], *, pool_action: str | 
             rows.append(("input", ", ".join(redact_urls(src.urls)) + label))
         elif src.image:
             rows.append(("input", f"image {src.image}"))
+        elif src.managed_pvc:
+            rows.append(
+                ("input", f"--input-file, uploaded into PersistentVolumeClaim {src.managed_pvc} (created by kaitoctl)")
+            )
         else:
             rows.append(("input", f"volume {json.dumps(src.volume)}"))
         if out.image:

@@ -48,6 +48,16 @@ class TuneArgs:
             "--input-pvc", metavar="CLAIM", help="PersistentVolumeClaim holding the dataset.", rich_help_panel=INPUT
         ),
     ] = None
+    input_file: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input-file",
+            metavar="PATH",
+            help="Local dataset file or directory (repeatable; parquet, jsonl, csv, ...), uploaded into a claim "
+            "kaitoctl creates before the Job starts. At most 8 GiB.",
+            rich_help_panel=INPUT,
+        ),
+    ] = None
     output_image: Annotated[
         str | None,
         typer.Option("--output-image", metavar="REF", help="Push the adapter to this image.", rich_help_panel=INPUT),
@@ -114,6 +124,9 @@ def tune(args: TuneArgs) -> None:
       kaitoctl tune phi-3 --method lora --input-url https://example.com/train.parquet \\
         --output-image myacr.azurecr.io/adapters/phi-3:1 --push-secret acr-push
 
+      # Train on files from this machine (uploaded once; a re-run with the same files sends nothing)
+      kaitoctl tune phi-3 --method qlora --input-file ./data/train.jsonl --input-file ./more/
+
       # Print the plan and the Job only
       kaitoctl tune phi-3 --method qlora --dry-run
     """
@@ -125,8 +138,16 @@ def tune(args: TuneArgs) -> None:
         from kaitoctl.core.catalog import load_catalog
 
         opts = run_options(args.run, args.conn, ws=args.ws, azure=args.azure, pool=args.pool, cleanup=args.cleanup)
+        catalog = load_catalog()
+        upload = None
+        if args.input_file:
+            from kaitoctl.ops.upload import collect
+
+            # Checked and hashed before anything connects: the manifest's digest is part of the spec.
+            upload = collect(args.input_file, catalog.defaults.images["data_downloader"])
+            opts.upload = upload
         spec = spec_for_tune(
-            load_catalog(),
+            catalog,
             args.preset,
             method=args.method,
             input_urls=args.input_url or [],
@@ -137,5 +158,6 @@ def tune(args: TuneArgs) -> None:
             output_pvc=args.output_pvc,
             config=args.config,
             common=common_options(args.ws, args.conn, name=args.name, count=args.count),
+            input_files_digest=upload.digest if upload is not None else None,
         )
         execute(spec, opts, result)

@@ -27,6 +27,7 @@ KAITO_API_VERSIONS = ("kaito.sh/v1alpha1", "kaito.sh/v1beta1")
 # (kaito-project/kaito v0.12.0 api/v1alpha1/workspace_types.go).
 V1ALPHA1_DEFAULT_INSTANCE_TYPE = "Standard_NC24ads_A100_v4"
 ADAPTER_PVC_SUFFIX = "-adapter"
+INPUT_PVC_SUFFIX = "-input"  # the claim --input-file uploads into
 
 
 @dataclass
@@ -106,16 +107,27 @@ def spec_for_tune(
     output_pvc: str | None,
     config: str | None,
     common: CommonOptions,
+    input_files_digest: str | None = None,
 ) -> WorkspaceSpec:
+    """`input_files_digest`: --input-file was given; the sha256 of its upload manifest (ops/upload.py)."""
     resolved = catalog.resolve_preset(preset, field_name="PRESET").name
     name = common.name or default_workspace_name(resolved, "tuning")
-    default_dataset = not (input_urls or input_image or input_pvc)
+    if input_files_digest is not None and (input_urls or input_image or input_pvc):
+        raise InvalidInput(
+            "--input-file",
+            "cannot be combined with --input-url, --input-image or --input-pvc",
+            "give one kind of input",
+        )
+    default_dataset = not (input_urls or input_image or input_pvc or input_files_digest)
+    input_claim = f"{name[: 63 - len(INPUT_PVC_SUFFIX)]}{INPUT_PVC_SUFFIX}" if input_files_digest else None
     source = DataSource(
         urls=tuple(input_urls) if input_urls else ((catalog.defaults.tuning_dataset_url,) if default_dataset else ()),
         image=input_image,
         image_pull_secrets=tuple(common.image_pull_secrets) if input_image else (),
-        volume=pvc_volume(input_pvc) if input_pvc else None,
+        volume=pvc_volume(input_pvc) if input_pvc else (pvc_volume(input_claim) if input_claim else None),
         default_dataset=default_dataset,
+        managed_pvc=input_claim,
+        upload_digest=input_files_digest,
     )
     if output_image or push_secret:
         destination = DataDestination(image=output_image, image_push_secret=push_secret)

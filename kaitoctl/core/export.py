@@ -157,6 +157,12 @@ def _tuning(spec: WorkspaceSpec, out: Export, default_dataset_url: str | None) -
         data_in["imagePullSecrets"] = list(src.image_pull_secrets)
     if src.volume is not None:
         data_in["volumeSource"] = src.volume
+    if src.managed_pvc:
+        out.notes.append(
+            f"tuning.input: claim {src.managed_pvc} holds the files `--input-file` uploaded under data/, with "
+            "kaitoctl's manifest beside them; Kaito mounts a claim's root as /mnt/data: copy the files to the root "
+            "of a claim of their own"
+        )
     data_out: dict[str, Any] = {}
     if dst.image:
         data_out["image"] = dst.image

@@ -32,6 +32,10 @@ PlacementMode = Literal["pool", "nodes", "selector"]
 DEFAULT_NAMESPACE = "default"
 TUNING_OUTPUT_DIR = "/mnt/results"
 ADAPTER_PVC_SIZE = "10Gi"
+# --input-file's claim: the 8 GiB upload limit (core/upload.py) plus filesystem overhead. Fixed, so a re-run with
+# other files never asks to resize a claim (not every StorageClass can).
+INPUT_PVC_SIZE = "10Gi"
+INPUT_SUBPATH = "data"  # the uploaded files' directory in that claim, mounted as the trainer's /mnt/data
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from kaitoctl.core.naming import (
     WORKSPACE_LABEL,
     WorkspaceNames,
 )
-from kaitoctl.core.plan import ADAPTER_PVC_SIZE, TUNING_OUTPUT_DIR, Plan
+from kaitoctl.core.plan import ADAPTER_PVC_SIZE, INPUT_PVC_SIZE, INPUT_SUBPATH, TUNING_OUTPUT_DIR, Plan
 from kaitoctl.core.sizing import readiness_timeout_s
 from kaitoctl.core.spec import ANNOTATION_ENABLE_LB, Inference
 
@@ -449,6 +449,9 @@ def _tuning_context(plan: Plan, catalog: Catalog, output_dir: str) -> dict[str, 
         "output_dir": output_dir,
         "managed_pvc": out.managed_pvc,
         "pvc_size": ADAPTER_PVC_SIZE,
+        "input_pvc": src.managed_pvc,
+        "input_pvc_size": INPUT_PVC_SIZE,
+        "input_subpath": INPUT_SUBPATH if src.managed_pvc else None,
         "config_map": tun.config or plan.names.tuning_config,
         "generated_config": None if tun.config else training_config_yaml(tun.method),
         "image_pull_secrets": pull_secrets,

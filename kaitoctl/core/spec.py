@@ -40,6 +40,10 @@ class DataSource:
     image_pull_secrets: tuple[str, ...] = ()
     volume: dict[str, Any] | None = None
     default_dataset: bool = False  # kaitoctl chose the cookbook dataset because no input was given
+    # --input-file: the claim kaitoctl creates and uploads the files into (also in `volume`), and the sha256 of the
+    # upload's manifest (other files: another spec, so a re-run trains again; the same files: nothing to do).
+    managed_pvc: str | None = None
+    upload_digest: str | None = None
 
     @property
     def kind(self) -> str:
@@ -134,6 +138,9 @@ class WorkspaceSpec:
         tuning = record.get("tuning")
         if tuning is not None:
             tuning["input"]["urls"] = redact_urls(tuning["input"]["urls"])
+            for key in ("managed_pvc", "upload_digest"):  # absent unless set: older records read the same
+                if tuning["input"][key] is None:
+                    del tuning["input"][key]
         return {"version": SPEC_VERSION, "workspace": record}
 
     def to_json(self) -> str:

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -61,6 +61,18 @@ class KubeApi(KubeReader, Protocol):
     ) -> Iterator[str]: ...
 
     def ensure_namespace(self, namespace: str) -> bool: ...
+
+    # Run a command in a pod's container (no shell unless the command is one); `stdin` is streamed to it and then
+    # closed. Returns (exit code, stdout, stderr).
+    def exec(
+        self,
+        namespace: str,
+        pod: str,
+        command: Sequence[str],
+        *,
+        stdin: Iterable[bytes] | None = None,
+        container: str | None = None,
+    ) -> tuple[int, str, str]: ...
 
 
 class AksApi(Protocol):

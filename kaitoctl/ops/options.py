@@ -30,6 +30,8 @@ class RunOptions:
     no_pool: bool = False
     adopt: bool = False
     no_device_plugin: bool = False
+    # tune --input-file: the checked, hashed local files (ops.upload.LocalInput), uploaded before the Job starts.
+    upload: Any = None
     # The -o json result object being built (None unless -o json on a real run).
     result: dict[str, Any] | None = None
     # Asks the user (a terminal, no -y) before money is spent or a workspace is deleted: the question in, yes/no

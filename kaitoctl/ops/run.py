@@ -569,6 +569,8 @@ def phase_names(spec: WorkspaceSpec, mode: PlacementMode, opts: RunOptions) -> l
     names += [cond.WORKSPACE_SUCCEEDED]
     if mode == "pool":
         names.insert(0, NODE_POOL)
+    if spec.tuning is not None and spec.tuning.input.managed_pvc is not None:
+        names.insert(names.index(APPLY) + 1, "Upload")  # ops/upload.py, between the claim and the Job
     if cleans_up_after_success(spec, opts):
         names.append(CLEANUP)
     return names
@@ -751,6 +753,11 @@ def apply_objects(run: Run, objects: list[Obj]) -> list[str]:
     run.progress.start(APPLY)
     applied = []
     for obj in objects:
+        if obj["kind"] == "Job" and run.opts.upload is not None:
+            # --input-file: the input volume holds the files before the trainer can start reading it.
+            from kaitoctl.ops.upload import upload_inputs
+
+            upload_inputs(run, obj, run.opts.upload)
         ref = object_ref(obj)
         run.applied[ref] = run.kube.apply(obj)
         applied.append(ref)
@@ -764,7 +771,8 @@ def skip_wait(run: Run) -> None:
         run.progress.info(f"agent pool {run.plan.placement.pool_name}: {run.pool.action} continues in Azure")
     order = run.progress.order
     for name in order[order.index(APPLY) + 1 :]:
-        run.progress.skip(name, "--no-wait")
+        if not run.progress.is_done(name):  # the upload of --input-file happened before the Job was applied
+            run.progress.skip(name, "--no-wait")
 
 
 def wait(run: Run, waiter: Waiter) -> WaitOutcome:

@@ -216,6 +216,43 @@ def test_tune_to_the_default_pvc_then_deploy_from_it(real: tuple[LocalCluster, r
     assert answer == f"echo: Which adapter? [adapter {BASE}-tuning read {sums}]\n"
 
 
+def test_tune_from_local_files_uploads_them_once(real: tuple[LocalCluster, realnode.RealNode], ns: str,
+                                                 env: dict[str, str], tmp_path: Path) -> None:
+    # Issue 14 item 4: --input-file goes through the API server (pods/exec, a tar stream) into a real volume, is
+    # checked there with the pod's own sha256sum, and is what the real Job's trainer reads.
+    cluster, node = real
+    node._create_volumes(count=8)  # this test takes two claims (input and adapter); Retain keeps used PVs away
+    data = tmp_path / "dataset"
+    (data / "more").mkdir(parents=True)
+    (data / "train.jsonl").write_bytes(RECORDS)
+    (data / "more" / "extra.jsonl").write_bytes(RECORDS[:200].rsplit(b"\n", 1)[0] + b"\n")
+    args = ["tune", "phi-3", "--method", "lora", "--node", node.name, "--input-file", str(data), "--cleanup",
+            "never", "-n", ns, "-o", "json", "--no-progress"]
+    first = run([*args, "--no-wait"], env, timeout=400).check().json()
+    phases = {p["name"]: (p["status"], p["reason"]) for p in first["phases"]}
+    assert phases["Upload"] == ("True", "Uploaded")
+    claim = f"{BASE}-tuning-input"
+    pvc = cluster.core().read_namespaced_persistent_volume_claim(claim, ns)
+    on_disk = Path(cluster.core().read_persistent_volume(pvc.spec.volume_name).spec.local.path)
+    assert (on_disk / "data" / "dataset" / "train.jsonl").read_bytes() == RECORDS
+    manifest = json.loads((on_disk / ".kaitoctl-manifest.json").read_text())
+    assert [f["name"] for f in manifest["files"]] == ["dataset/more/extra.jsonl", "dataset/train.jsonl"]
+
+    # The same files again: the volume's manifest matches, nothing is sent; the run waits for the trainer.
+    again = run(args, env, timeout=400).check().json()
+    phases = {p["name"]: (p["status"], p["reason"]) for p in again["phases"]}
+    assert again["state"] == "Succeeded" and phases["Upload"] == ("True", "Unchanged")
+    adapter = cluster.core().read_namespaced_persistent_volume_claim(f"{BASE}-tuning-adapter", ns)
+    written = Path(cluster.core().read_persistent_volume(adapter.spec.volume_name).spec.local.path)
+    read = json.loads((written / "adapter_config.json").read_text())["stand_in"]["data_files"]
+    # The trainer saw the uploaded files only (subPath data/): not kaitoctl's manifest or checksums.
+    assert read == {f"dataset/{name}": hashlib.sha256((data / name).read_bytes()).hexdigest()
+                    for name in ("train.jsonl", "more/extra.jsonl")}
+    # The upload pod was deleted (its grace period is 1 s): it goes.
+    wait_for(lambda: not [p for p in _pods(cluster, ns) if p.metadata.name.endswith("-upload")], timeout=60,
+             what="the upload pod gone")
+
+
 def test_tune_from_a_private_dataset_image_pulled_by_skopeo(real: tuple[LocalCluster, realnode.RealNode], ns: str,
                                                            env: dict[str, str]) -> None:
     from tests.harness.images import Rootfs

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +108,8 @@ class FakeKube:
     # Exceptions to raise on apply of an object path (the API server refusing it).
     fail_apply: dict[str, BaseException] = field(default_factory=dict)
     pod_logs: dict[tuple[str, str, str | None], list[str]] = field(default_factory=dict)
+    # Answers exec requests: (kube, namespace, pod, command, stdin bytes or None) -> (exit code, stdout, stderr).
+    exec_handler: Callable[[FakeKube, str, str, Sequence[str], bytes | None], tuple[int, str, str]] | None = None
     watch_idle_s: float = 0.05
     events: list[Event] = field(default_factory=list)
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -272,6 +274,23 @@ class FakeKube:
         self.calls.append(("logs", namespace, pod, container, tail_lines, previous, follow))
         lines = self.pod_logs.get((namespace, pod, container), [])
         return iter(lines[-tail_lines:] if tail_lines else lines)
+
+    def exec(
+        self,
+        namespace: str,
+        pod: str,
+        command: Sequence[str],
+        *,
+        stdin: Iterable[bytes] | None = None,
+        container: str | None = None,
+    ) -> tuple[int, str, str]:
+        """What `exec_handler(kube, namespace, pod, command, stdin bytes)` answers (a test's stand-in for the
+        container); without one, the command is not found (exit 127)."""
+        data = b"".join(stdin) if stdin is not None else None
+        self.calls.append(("exec", namespace, pod, tuple(command)))
+        if self.exec_handler is None:
+            return 127, "", f"{command[0]}: not found"
+        return self.exec_handler(self, namespace, pod, command, data)
 
     def ensure_namespace(self, namespace: str) -> bool:
         if self.obj(f"/api/v1/namespaces/{namespace}") is not None:

@@ -107,6 +107,7 @@ GOLDEN.declare(
     *(f"inference/variants/phi-3.{label}.yaml" for label, _ in INFERENCE_VARIANTS),
     "inference/variants/llama-3.3-70b-instruct.multi-node.yaml",
     "tuning/cookbook-phi-3.yaml",
+    "tuning/phi-3.qlora.files-to-default.yaml",
 )
 
 
@@ -141,6 +142,22 @@ def test_multi_node_vllm_uses_ray_and_pod_index() -> None:
     container = sts["spec"]["template"]["spec"]["containers"][0]
     assert "--pipeline-parallel-size=3" in container["args"]
     assert any(e["name"] == "POD_INDEX" for e in container["env"])
+
+
+def test_input_files_render_their_claim_and_the_trainer_mounts_its_data_directory() -> None:
+    spec = tune_spec("phi-3", "qlora", instance_type="Standard_NC24ads_A100_v4", input_files_digest="a" * 64)
+    objects = render(spec)
+    _schema_valid(objects)
+    _check_golden("tuning/phi-3.qlora.files-to-default.yaml", objects)
+    claims = {o["metadata"]["name"]: o["spec"] for o in by_kind(objects, "PersistentVolumeClaim")}
+    name = spec.name
+    assert claims[f"{name}-input"]["resources"]["requests"]["storage"] == "10Gi"
+    pod = one(objects, "Job")["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["model-weights-downloader"]  # nothing to download
+    data = next(v for v in pod["volumes"] if v["name"] == "data-volume")
+    assert data == {"name": "data-volume", "persistentVolumeClaim": {"claimName": f"{name}-input"}}
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "data-volume")
+    assert mount == {"name": "data-volume", "mountPath": "/mnt/data", "subPath": "data"}
 
 
 def test_cookbook_yaml_renders_the_tuning_job_kaito_would_create() -> None:
