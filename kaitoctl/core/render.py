@@ -8,6 +8,7 @@ shell string: the scripts in templates/scripts/ are constants that read "$@" and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -16,6 +17,7 @@ from functools import cache
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 import yaml
 
 from kaitoctl.core.catalog import Catalog
@@ -62,9 +64,27 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return {**base, **extra}
 
 
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja2's own cache of compiled templates, in its private per-user directory (created 0700 and checked):
+    compiling the templates costs more than rendering them, on every run. A cache that cannot be written (a full or
+    read-only disk) only means the next run compiles again."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    try:
+        return _BytecodeCache()
+    except (OSError, RuntimeError):  # no safe directory for it: compile every time
+        return None
+
+
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
+        bytecode_cache=_bytecode_cache(),
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         finalize=yaml_scalar,

@@ -3,10 +3,16 @@ YAML 1.1 treats as a break or refuses, long-name hashing, undefined template val
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import jinja2
 import pytest
 import yaml
 
+from kaitoctl.core import render
 from kaitoctl.core.render import k8s_name, render_template, script, yaml_scalar
 
 
@@ -66,3 +72,28 @@ def test_k8s_name_long_keeps_a_hash_suffix() -> None:
 def test_scripts_drop_their_leading_comment_block() -> None:
     text = script("train.sh")
     assert not text.startswith("#") and text.strip()
+
+
+def test_compiled_templates_are_cached_between_runs(tmp_path: Path) -> None:
+    """The second run loads the compiled templates from Jinja2's cache (a private directory under TMPDIR) and
+    renders the same manifests."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    argv = [sys.executable, "-m", "kaitoctl", "deploy", "phi-3", "--dry-run", "-o", "yaml"]
+    first = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=True)
+    (cache_dir,) = tmp_path.iterdir()
+    cached = sorted(p.name for p in cache_dir.iterdir())
+    assert cached and all(name.endswith(".cache") for name in cached)
+    again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert again.stdout == first.stdout
+
+
+def test_a_failing_cache_write_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full or read-only disk only means the next run compiles again."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(jinja2.FileSystemBytecodeCache, "dump_bytecode", refuse)
+    cache = render._bytecode_cache()
+    assert cache is not None
+    cache.dump_bytecode(None)  # type: ignore[arg-type]  # swallowed
