@@ -1,0 +1,42 @@
+"""The Kubernetes adapter decodes responses with the cyclic garbage collector paused (adapters/k8s.py _gc_paused):
+it resumes only when the last concurrent decode ends, and stays off if it was off before."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from kaitoctl.adapters import k8s
+
+
+@pytest.fixture(autouse=True)
+def collector_restored() -> Iterator[None]:
+    enabled = gc.isenabled()
+    yield
+    (gc.enable if enabled else gc.disable)()
+
+
+def test_paused_while_decoding_and_resumed_after_the_last() -> None:
+    gc.enable()
+    with k8s._gc_paused():
+        assert not gc.isenabled()
+        with k8s._gc_paused():  # a second thread decoding meanwhile
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the first one is still decoding
+    assert gc.isenabled()
+
+
+def test_resumed_after_an_error() -> None:
+    gc.enable()
+    with pytest.raises(ValueError), k8s._gc_paused():
+        raise ValueError("malformed JSON")
+    assert gc.isenabled()
+
+
+def test_a_collector_that_was_off_stays_off() -> None:
+    gc.disable()
+    with k8s._gc_paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()
