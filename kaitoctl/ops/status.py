@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kaitoctl.adapters.k8s import resource_path
+from kaitoctl.core import collector
 from kaitoctl.core import conditions as cond
 from kaitoctl.core.naming import RECORD_KIND_LABEL, WORKSPACE_LABEL, WorkspaceNames, ownership_selector
 from kaitoctl.ops.cluster import BrokenRecord, WorkspaceRecord, list_all_records
@@ -241,6 +242,13 @@ def collect(
     """Five list calls, whatever the number of workspaces: the records, then StatefulSets, Jobs, pods and nodes
     together (two round trips). Records that cannot be read back are appended to `broken` (when given) instead of
     failing the whole namespace."""
+    with collector.paused():  # thousands of objects built, none cyclic (core/collector.py)
+        return _collect(kube, namespace, name, broken)
+
+
+def _collect(
+    kube: KubeApi, namespace: str | None, name: str | None, broken: list[BrokenRecord] | None
+) -> list[WorkspaceStatus]:
     from kaitoctl.ops.readahead import ReadAhead
 
     records, unreadable = list_all_records(kube, namespace)

@@ -1,5 +1,5 @@
-"""The Kubernetes adapter decodes responses with the cyclic garbage collector paused (adapters/k8s.py _gc_paused):
-it resumes only when the last concurrent decode ends, and stays off if it was off before."""
+"""The cyclic garbage collector paused around object-heavy work (core/collector.py):
+it resumes only when the last concurrent pause ends, and stays off if it was off before."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kaitoctl.adapters import k8s
+from kaitoctl.core import collector
 
 
 @pytest.fixture(autouse=True)
@@ -20,9 +20,9 @@ def collector_restored() -> Iterator[None]:
 
 def test_paused_while_decoding_and_resumed_after_the_last() -> None:
     gc.enable()
-    with k8s._gc_paused():
+    with collector.paused():
         assert not gc.isenabled()
-        with k8s._gc_paused():  # a second thread decoding meanwhile
+        with collector.paused():  # a second thread decoding meanwhile
             assert not gc.isenabled()
         assert not gc.isenabled()  # the first one is still decoding
     assert gc.isenabled()
@@ -30,13 +30,13 @@ def test_paused_while_decoding_and_resumed_after_the_last() -> None:
 
 def test_resumed_after_an_error() -> None:
     gc.enable()
-    with pytest.raises(ValueError), k8s._gc_paused():
+    with pytest.raises(ValueError), collector.paused():
         raise ValueError("malformed JSON")
     assert gc.isenabled()
 
 
 def test_a_collector_that_was_off_stays_off() -> None:
     gc.disable()
-    with k8s._gc_paused():
+    with collector.paused():
         assert not gc.isenabled()
     assert not gc.isenabled()
