@@ -227,6 +227,9 @@ def _leave_without_teardown() -> None:
 def main() -> None:
     if _is_program():
         atexit.register(_leave_without_teardown)
+        from kaitoctl.core import collector
+
+        collector.off_during_startup()  # start-up allocates ~1M long-lived objects (core/collector.py)
     handle_sigterm()
     try:
         if COMPLETE_VAR in os.environ:  # shell completion: the words are in the environment, the whole tree answers

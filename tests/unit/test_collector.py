@@ -40,3 +40,27 @@ def test_a_collector_that_was_off_stays_off() -> None:
     with collector.paused():
         assert not gc.isenabled()
     assert not gc.isenabled()
+
+
+def test_off_during_startup_then_on_with_startups_objects_frozen() -> None:
+    gc.enable()
+    gc.unfreeze()
+    timer = collector.off_during_startup(seconds=0.2)
+    assert not gc.isenabled()
+    with collector.paused():  # a decode that outlasts start-up keeps it off until it ends
+        timer.join(5)
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 0
+    gc.unfreeze()
+
+
+def test_start_up_ends_before_a_pause_does() -> None:
+    gc.enable()
+    timer = collector.off_during_startup(seconds=0.05)
+    timer.join(5)
+    assert gc.isenabled()
+    with collector.paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.unfreeze()
