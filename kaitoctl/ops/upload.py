@@ -246,6 +246,18 @@ def _wait_running(kube: KubeApi, path: str, deadline: float, report: Callable[[s
         time.sleep(0.5)
 
 
+def _clear(kube: KubeApi, path: str, deadline: float) -> None:
+    """An upload pod of an earlier run may still be terminating (deleted with a 1 s grace period, or left by a
+    killed kaitoctl): applying over it would find that pod, not start a new one. It goes first."""
+    if kube.get(path) is None:
+        return
+    kube.delete(path)
+    while kube.get(path) is not None:
+        if time.monotonic() > deadline:
+            raise WaitTimeout(UPLOAD, 0, last_reason="an earlier upload pod is still terminating")
+        time.sleep(0.5)
+
+
 def upload_inputs(run: Run, job: Obj, upload: LocalInput) -> str:
     """Make the input volume hold exactly `upload`'s files. Returns "unchanged" or "uploaded"."""
     progress, kube = run.progress, run.kube
@@ -259,6 +271,7 @@ def upload_inputs(run: Run, job: Obj, upload: LocalInput) -> str:
     path = resource_path("v1", "Pod", ns, name)
     progress.start(UPLOAD, f"starting pod {name} on the tuning nodes")
     deadline = time.monotonic() + (run.opts.timeout_s or 30 * 60)
+    _clear(kube, path, deadline)
     kube.apply(pod)
     try:
         _wait_running(kube, path, deadline, lambda reason, message: progress.update(UPLOAD, reason, message))

@@ -180,8 +180,8 @@ class Volume:
 
 
 def pods_run(kube: FakeKube, obj: dict[str, Any]) -> None:
-    """on_apply hook: the uploader pod is scheduled and runs."""
-    if obj["kind"] == "Pod":
+    """on_apply hook: the uploader pod is scheduled and runs (a pod being deleted stays as it is)."""
+    if obj["kind"] == "Pod" and not obj["metadata"].get("deletionTimestamp"):
         kube.put({**obj, "status": {"phase": "Running"}})
 
 
@@ -288,3 +288,37 @@ def test_no_wait_reports_the_upload_that_happened(dataset: Path) -> None:
     result = run_workspace(spec, opts, helpers.catalog(), RecordingReporter(), kube=kube)
     phases = {p["name"]: (p["status"], p["reason"]) for p in result["phases"]}
     assert phases["Upload"] == ("True", "Uploaded") and phases["JobStarted"][0] == "Skipped"
+
+
+def test_the_cli_refuses_bad_input_files_before_it_connects(tmp_path: Path) -> None:
+    # KUBECONFIG points nowhere: an error about it would mean kaitoctl tried the cluster before checking the files.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "none")}
+    for extra, problem in (
+        ([str(tmp_path / "nope.jsonl")], f"error: --input-file: {tmp_path / 'nope.jsonl'}: no such file or directory"),
+        ([str(tmp_path), "--input-url", "https://example.com/a.jsonl"], "error: --input-file: cannot be combined"),
+    ):
+        (tmp_path / "a.jsonl").write_text("{}\n")
+        args = [sys.executable, "-m", "kaitoctl", "tune", "phi-3", "--method", "qlora", "--input-file", *extra]
+        done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+        assert done.returncode == 2 and done.stderr.startswith(problem), done.stderr
+
+
+def test_an_earlier_upload_pod_still_terminating_is_waited_out(dataset: Path) -> None:
+    # Seen on the real node: a re-run seconds after a run found that run's upload pod terminating (phase Failed).
+    kube = FakeKube(on_apply=[pods_run, job_controller])
+    old = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "t-upload", "namespace": NS, "deletionTimestamp": "2026-12-02T17:24:00Z"},
+        "status": {"phase": "Failed"},
+    }
+    kube.put(old)
+    volume = Volume()
+    _, result = tune_run(dataset, volume, kube)
+    assert result["state"] == "Succeeded" and volume.uploads == 1
+    pod_writes = [c[0] for c in kube.calls if c[0] in ("apply", "delete") and c[1].endswith("/pods/t-upload")]
+    assert pod_writes == ["delete", "apply", "delete"]
