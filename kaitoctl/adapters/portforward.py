@@ -3,6 +3,11 @@
 Each accepted local connection gets its own port-forward stream, like `kubectl port-forward`; bytes are pumped
 both ways by two threads. The first stream is opened eagerly so a refusal (pod not running, RBAC) surfaces as a
 clear error before any HTTP request is made.
+
+Streams are opened in the connection's own thread (many clients connecting at once, as `kaitoctl endpoint` sees
+them, do not queue behind one another's WebSocket handshakes), each through its own ApiClient: kubernetes.stream
+swaps `api_client.request` for the duration of a call, which is not safe with two calls on one client at once
+(kubernetes/stream/stream.py, `_websocket_request`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ class LocalForward:
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
+        self.listener.listen(128)
         self.local_port = self.listener.getsockname()[1]
         self.closed = threading.Event()
         self.errors: list[str] = []
@@ -40,7 +45,7 @@ class LocalForward:
         return f"http://127.0.0.1:{self.local_port}"
 
     def _open(self) -> Any:
-        api = k8s_client.CoreV1Api(self.kube.api)
+        api = k8s_client.CoreV1Api(k8s_client.ApiClient(self.kube.api.configuration))
         try:
             return portforward(
                 api.connect_get_namespaced_pod_portforward, self.pod, self.namespace, ports=str(self.port)
@@ -75,16 +80,23 @@ class LocalForward:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
-            try:
-                forward, self._spare = (self._spare, None) if self._spare is not None else (self._open(), None)
-            except OperationFailed as exc:
-                self.errors.append(exc.message)
-                conn.close()
-                continue
-            remote = forward.socket(self.port)
-            remote.setblocking(True)
-            threading.Thread(target=self._pump, args=(conn, remote, forward), daemon=True).start()
-            threading.Thread(target=self._pump, args=(remote, conn, forward), daemon=True).start()
+            # small writes (one SSE event each) go out at once, not after the peer's delayed ACK (Nagle)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            spare, self._spare = self._spare, None
+            threading.Thread(target=self._connect, args=(conn, spare), daemon=True).start()
+
+    def _connect(self, conn: socket.socket, forward: Any) -> None:
+        try:
+            if forward is None:
+                forward = self._open()
+        except OperationFailed as exc:
+            self.errors.append(exc.message)
+            conn.close()
+            return
+        remote = forward.socket(self.port)
+        remote.setblocking(True)
+        threading.Thread(target=self._pump, args=(remote, conn, forward), daemon=True).start()
+        self._pump(conn, remote, forward)
 
     @staticmethod
     def _pump(source: socket.socket, target: socket.socket, forward: Any) -> None:
