@@ -76,6 +76,11 @@ VERBS: dict[str, tuple[str, str, str]] = {
         "chat",
         "Ask a deployed model. Streams the answer; reaches the cluster through the API server (port-forward).",
     ),
+    "endpoint": (
+        "kaitoctl.cli.endpoint",
+        "endpoint",
+        "Serve a workspace's OpenAI API on 127.0.0.1 until Ctrl-C (through the API server, like chat).",
+    ),
     "version": (
         "kaitoctl.cli.version",
         "version",

@@ -77,7 +77,7 @@ def find_workspace(kube: KubeApi, namespace: str, name: str | None) -> Workspace
     )
 
 
-def _ready_pod(status: WorkspaceStatus) -> str:
+def ready_pod(status: WorkspaceStatus) -> str:
     ready = sorted(
         p["metadata"]["name"] for p in status.pods if cond.pod_ready(p) and p["status"].get("phase") == "Running"
     )
@@ -138,7 +138,7 @@ def open_session(
             from kaitoctl.core.catalog import load_catalog
 
             base = load_catalog().resolve_preset(spec.preset).served_name
-        pod = _ready_pod(status)
+        pod = ready_pod(status)
         from kaitoctl.adapters.portforward import LocalForward
 
         forward = stack.enter_context(LocalForward(kube, ns, pod, SERVER_PORT))

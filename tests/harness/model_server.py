@@ -6,10 +6,12 @@ deterministic: the reply to a question is "echo: <question>" split into word chu
 
     with ModelServer(models=["phi-3-mini-128k-instruct", "my-adapter"]) as server:
         server.port, server.url, server.requests, server.fail_next(429)
+        server.pause(); server.resume()   # a server process that died with its pod, and its successor
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -210,6 +212,21 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests: list[Recorded] = []
         self.chunk_times: list[tuple[float, str]] = []
+        self.paused = False
+        self.connections: set[Any] = set()
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        return not self.paused  # paused: a new connection is closed at once, unanswered
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client (or the port-forward in front of it) that hangs up is normal; anything else is printed.
@@ -252,6 +269,20 @@ class ModelServer:
 
     def completions(self) -> list[dict[str, Any]]:
         return [r.body or {} for r in self.requests if r.path == "/v1/chat/completions"]
+
+    def pause(self) -> None:
+        """As if the server's process died (its pod deleted): open connections end, new ones are closed unanswered."""
+        import socket
+
+        with self.server.lock:
+            self.server.paused = True
+            connections = list(self.server.connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def resume(self) -> None:
+        self.server.paused = False
 
     def fail_next(self, *statuses: int) -> None:
         self.config.failures.extend(statuses)

@@ -150,7 +150,7 @@ def test_chat_refusals_carry_their_field_and_reason() -> None:
     assert refused.value.details == ["b (phi-3-mini-128k-instruct)", "a (phi-3-mini-128k-instruct)"]
     status = status_t.one(kube, "a")
     with pytest.raises(OperationFailed) as no_pod:
-        chat._ready_pod(dataclasses.replace(status, pods=[]))
+        chat.ready_pod(dataclasses.replace(status, pods=[]))
     assert (no_pod.value.reason, no_pod.value.hint) == ("NotReady", "`kaitoctl status`")
 
 

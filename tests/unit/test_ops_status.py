@@ -13,7 +13,7 @@ from kaitoctl.core import conditions as cond
 from kaitoctl.core.errors import InvalidInput, NotFound, OperationFailed
 from kaitoctl.core.render import render_plan
 from kaitoctl.core.spec import WorkspaceSpec
-from kaitoctl.ops.chat import _ready_pod, choose_model, find_workspace
+from kaitoctl.ops.chat import choose_model, find_workspace, ready_pod
 from kaitoctl.ops.options import RunOptions
 from kaitoctl.ops.run import PlacementChoice, plan_for
 from kaitoctl.ops.status import age, collect, compute_status
@@ -202,7 +202,7 @@ def test_chat_finds_the_one_ready_workspace() -> None:
     ready_pods(kube, sts)
     found = find_workspace(kube, NS, None)
     assert found.name == "a"
-    assert _ready_pod(found) == "a-0"
+    assert ready_pod(found) == "a-0"
     with pytest.raises(OperationFailed) as not_ready:
         find_workspace(kube, NS, "b")
     assert not_ready.value.reason == "NotReady"
@@ -250,12 +250,12 @@ def test_the_leader_pod_serves() -> None:
     sts = next(o for o in write(kube, deploy()) if o["kind"] == "StatefulSet")
     kube.put(pod_of(sts, 1, phase="Running"))
     kube.put(pod_of(sts, 0, phase="Running"))
-    assert _ready_pod(one(kube, "phi")) == "phi-0"
+    assert ready_pod(one(kube, "phi")) == "phi-0"
     kube.put(pod_of(sts, 0, phase="Running", ready=False))
-    assert _ready_pod(one(kube, "phi")) == "phi-1"
+    assert ready_pod(one(kube, "phi")) == "phi-1"
     kube.put(pod_of(sts, 1, phase="Running", ready=False))
     with pytest.raises(OperationFailed) as none:
-        _ready_pod(one(kube, "phi"))
+        ready_pod(one(kube, "phi"))
     assert none.value.message == "workspace phi has no ready pod"
 
 

@@ -1,0 +1,189 @@
+"""`kaitoctl endpoint`: a local OpenAI-compatible endpoint for a workspace, for any tool that speaks the OpenAI API.
+
+The proxy (adapters/proxy.py) passes requests to a `PodUpstream`: an httpx client over a port-forward (through the
+API server, as `kaitoctl chat` reaches the model) to the workspace's ready pod. When a request cannot reach the pod
+(it was deleted, restarted, rescheduled), the upstream finds the workspace's ready pod again, waiting for one, and
+forwards to it from then on; concurrent requests that failed meanwhile wait for that one reconnection.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kaitoctl.core.errors import InvalidInput, KaitoctlError, OperationFailed
+from kaitoctl.ops import cluster
+from kaitoctl.ops.chat import SERVER_PORT, find_workspace, ready_pod
+from kaitoctl.ops.interfaces import KubeApi
+
+if TYPE_CHECKING:
+    import httpx
+
+    from kaitoctl.adapters.portforward import LocalForward
+    from kaitoctl.adapters.proxy import ProxyServer
+
+log = logging.getLogger("kaitoctl.endpoint")
+
+DEFAULT_PORT = 8000  # vLLM's own OpenAI server port: tools set up for a local vLLM work unchanged
+RECONNECT_WAIT_S = 120.0  # how long a request waits for the workspace to be ready again before it gets 503
+POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class Pod:
+    namespace: str
+    name: str
+    uid: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def resolve_pod(kube: KubeApi, namespace: str, workspace: str | None) -> tuple[str, Pod]:
+    """(workspace name, its ready serving pod) now, or a KaitoctlError saying why not."""
+    status = find_workspace(kube, namespace, workspace)
+    name = ready_pod(status)
+    uid = next((p["metadata"].get("uid", "") for p in status.pods if p["metadata"]["name"] == name), "")
+    return status.name, Pod(namespace, name, uid)
+
+
+def wait_for_pod(
+    resolve: Callable[[], tuple[str, Pod]],
+    *,
+    timeout_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Pod:
+    """The ready pod, polling while the workspace is not ready (a pod restarting) until `timeout_s`."""
+    deadline = clock() + timeout_s
+    while True:
+        try:
+            return resolve()[1]
+        except KaitoctlError as error:
+            if clock() >= deadline:
+                raise OperationFailed(
+                    f"the workspace has no ready pod to forward to: {error.message}",
+                    reason="NotReady",
+                    hint="`kaitoctl status` shows why; the endpoint keeps trying on the next request",
+                ) from None
+        sleep(POLL_S)
+
+
+class PodUpstream:
+    """An httpx client for the model server in the current ready pod; `reconnect` moves it to the next one."""
+
+    def __init__(
+        self,
+        kube: Any,
+        namespace: str,
+        workspace: str,
+        pod: Pod,
+        *,
+        on_event: Callable[[str], None],
+        reconnect_wait_s: float = RECONNECT_WAIT_S,
+    ) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.workspace = workspace
+        self.on_event = on_event
+        self.reconnect_wait_s = reconnect_wait_s
+        self.lock = threading.Lock()
+        self.generation = 0
+        self.pod = pod
+        self._forward, self._client = self._connect(pod)
+
+    def _connect(self, pod: Pod) -> tuple[LocalForward, httpx.Client]:
+        import httpx
+
+        from kaitoctl.adapters.chat import TIMEOUT
+        from kaitoctl.adapters.portforward import LocalForward
+
+        forward = LocalForward(self.kube, pod.namespace, pod.name, SERVER_PORT).__enter__()
+        # Small writes (the request's head, then its body) leave at once: no Nagle wait on the loopback hop.
+        transport = httpx.HTTPTransport(
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+        )
+        client = httpx.Client(base_url=forward.url, timeout=TIMEOUT, transport=transport)
+        for name in ("accept", "accept-encoding", "user-agent"):  # the caller's own headers go through, not httpx's
+            del client.headers[name]
+        return forward, client
+
+    def client(self) -> tuple[int, httpx.Client]:
+        with self.lock:
+            return self.generation, self._client
+
+    def reconnect(self, generation: int, cause: str) -> None:
+        with self.lock:  # requests failing together wait for one reconnection
+            if generation != self.generation:
+                return
+            pod = wait_for_pod(
+                lambda: resolve_pod(self.kube, self.namespace, self.workspace), timeout_s=self.reconnect_wait_s
+            )
+            old = (self._forward, self._client)
+            self._forward, self._client = self._connect(pod)
+            self.generation += 1
+            if pod.uid == self.pod.uid:
+                what = "was unreachable"
+            elif pod.name == self.pod.name:
+                what = "restarted"
+            else:
+                what = f"was replaced by {pod.name}"
+            self.on_event(f"pod {self.pod} {what} ({cause}); forwarding to {pod}:{SERVER_PORT}")
+            self.pod = pod
+        # Streams still open on the old pod's connections end with it.
+        old[1].close()
+        old[0].close()
+
+    def close(self) -> None:
+        with self.lock:
+            self._client.close()
+            self._forward.close()
+
+
+@dataclass
+class Endpoint:
+    server: ProxyServer
+    upstream: PodUpstream
+    workspace: str
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/v1"
+
+
+def open_endpoint(
+    stack: ExitStack,
+    *,
+    kubeconfig: Any,
+    context: str | None,
+    namespace: str | None,
+    workspace: str | None,
+    port: int,
+    on_event: Callable[[str], None],
+    reconnect_wait_s: float = RECONNECT_WAIT_S,
+) -> Endpoint:
+    """Bind 127.0.0.1:port (a port in use fails before any cluster call), find the workspace's ready pod, and
+    return the endpoint ready to serve."""
+    from kaitoctl.adapters.proxy import ProxyServer
+
+    try:
+        server = ProxyServer(port)
+    except OSError as exc:
+        raise InvalidInput(
+            "--port", f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", "pass another --port, or 0 for any"
+        ) from None
+    stack.callback(server.server_close)
+    kube = cluster.connect(kubeconfig, context)
+    ns = cluster.resolve_namespace(kube, namespace)
+    name, pod = resolve_pod(kube, ns, workspace)
+    upstream = PodUpstream(kube, ns, name, pod, on_event=on_event, reconnect_wait_s=reconnect_wait_s)
+    stack.callback(upstream.close)
+    server.upstream = upstream
+    return Endpoint(server, upstream, name)
