@@ -84,15 +84,17 @@ class Goal:
     limit: float
     unit: str  # "×" for ratios, "ms", "s"
     detail: str = ""
+    at_least: bool = False  # the limit is a floor (a throughput ratio), not a ceiling
 
     @property
     def met(self) -> bool:
-        return self.value <= self.limit
+        return self.value >= self.limit if self.at_least else self.value <= self.limit
 
     def line(self) -> str:
         fmt, lim = shown(self.value, self.unit), shown(self.limit, self.unit)
         verdict = "met" if self.met else "NOT MET"
-        return f"goal {self.name}: {fmt} (≤ {lim}) {verdict}" + (f" — {self.detail}" if self.detail else "")
+        bound = "≥" if self.at_least else "≤"
+        return f"goal {self.name}: {fmt} ({bound} {lim}) {verdict}" + (f" — {self.detail}" if self.detail else "")
 
 
 def shown(value: float, unit: str) -> str:
