@@ -76,6 +76,11 @@ VERBS: dict[str, tuple[str, str, str]] = {
         "chat",
         "Ask a deployed model. Streams the answer; reaches the cluster through the API server (port-forward).",
     ),
+    "eval": (
+        "kaitoctl.cli.eval",
+        "evaluate",
+        "Score a workspace's base model and adapters on a JSONL dataset: accuracy, latency, tokens/s.",
+    ),
     "endpoint": (
         "kaitoctl.cli.endpoint",
         "endpoint",

@@ -139,72 +139,90 @@ def _repl(session: Session, system: str | None, opts: dict[str, Any]) -> None:
             readline.write_history_file(str(history))
 
 
+Question = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="QUESTION",
+        help="The question; '-' reads it from stdin. None on a terminal: interactive.",
+        show_default=False,
+    ),
+]
+WorkspaceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        metavar="NAME",
+        help="Inference workspace (default: the only ready one).",
+        autocompletion=complete.workspaces,
+    ),
+]
+Endpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint",
+        metavar="URL",
+        help="Use this base URL (LoadBalancer, ingress; with or without /v1) instead of a port-forward.",
+    ),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        metavar="KEY",
+        envvar="OPENAI_API_KEY",
+        show_envvar=True,
+        help="Sent as 'Authorization: Bearer KEY' (an ingress or gateway with auth).",
+    ),
+]
+Header = Annotated[
+    list[str] | None,
+    typer.Option("--header", "-H", metavar="'NAME: VALUE'", help="Extra HTTP header (repeatable)."),
+]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        metavar="MODEL",
+        help="Served model or adapter (default: the workspace's adapter, else the base).",
+        rich_help_panel=CHAT,
+    ),
+]
+System = Annotated[str | None, typer.Option("--system", metavar="TEXT", help="System prompt.", rich_help_panel=CHAT)]
+MaxTokens = Annotated[
+    int | None, typer.Option("--max-tokens", metavar="N", help="Answer length limit.", rich_help_panel=CHAT)
+]
+Temperature = Annotated[
+    float | None,
+    typer.Option("--temperature", metavar="0..2", help="Sampling temperature.", rich_help_panel=CHAT),
+]
+NoStream = Annotated[bool, typer.Option("--no-stream", help="Print the answer when complete.", rich_help_panel=CHAT)]
+ListModels = Annotated[
+    bool, typer.Option("--list-models", help="Print the served models and exit.", rich_help_panel=CHAT)
+]
+Compare = Annotated[
+    bool,
+    typer.Option(
+        "--compare",
+        help="Ask the base model and each adapter; answers side by side (a terminal) or one after another.",
+        rich_help_panel=CHAT,
+    ),
+]
+
+
 @o.verb
 def chat(
-    question: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="QUESTION",
-            help="The question; '-' reads it from stdin. None on a terminal: interactive.",
-            show_default=False,
-        ),
-    ] = None,
-    workspace: Annotated[
-        str | None,
-        typer.Option(
-            "--workspace",
-            metavar="NAME",
-            help="Inference workspace (default: the only ready one).",
-            autocompletion=complete.workspaces,
-        ),
-    ] = None,
-    endpoint: Annotated[
-        str | None,
-        typer.Option(
-            "--endpoint",
-            metavar="URL",
-            help="Use this base URL (LoadBalancer, ingress; with or without /v1) instead of a port-forward.",
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            metavar="KEY",
-            envvar="OPENAI_API_KEY",
-            show_envvar=True,
-            help="Sent as 'Authorization: Bearer KEY' (an ingress or gateway with auth).",
-        ),
-    ] = None,
-    header: Annotated[
-        list[str] | None,
-        typer.Option("--header", "-H", metavar="'NAME: VALUE'", help="Extra HTTP header (repeatable)."),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            metavar="MODEL",
-            help="Served model or adapter (default: the workspace's adapter, else the base).",
-            rich_help_panel=CHAT,
-        ),
-    ] = None,
-    system: Annotated[
-        str | None, typer.Option("--system", metavar="TEXT", help="System prompt.", rich_help_panel=CHAT)
-    ] = None,
-    max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", metavar="N", help="Answer length limit.", rich_help_panel=CHAT)
-    ] = None,
-    temperature: Annotated[
-        float | None,
-        typer.Option("--temperature", metavar="0..2", help="Sampling temperature.", rich_help_panel=CHAT),
-    ] = None,
-    no_stream: Annotated[
-        bool, typer.Option("--no-stream", help="Print the answer when complete.", rich_help_panel=CHAT)
-    ] = False,
-    list_models: Annotated[
-        bool, typer.Option("--list-models", help="Print the served models and exit.", rich_help_panel=CHAT)
-    ] = False,
+    question: Question = None,
+    workspace: WorkspaceOption = None,
+    endpoint: Endpoint = None,
+    api_key: ApiKey = None,
+    header: Header = None,
+    model: Model = None,
+    system: System = None,
+    max_tokens: MaxTokens = None,
+    temperature: Temperature = None,
+    no_stream: NoStream = False,
+    list_models: ListModels = False,
+    compare: Compare = False,
     output: o.JsonOutput = None,
     request_timeout: o.RequestTimeout = None,
     conn: o.ClusterFlags = o.ClusterFlags(),  # noqa: B008 - a frozen dataclass, expanded by @verb
@@ -224,32 +242,20 @@ def chat(
 
       # Interactive, with a system prompt
       kaitoctl chat --workspace phi-3-mini-128k-instruct --system "Be brief."
+
+      # Did tuning help? The base model and the adapter, side by side
+      kaitoctl chat --compare "Summarise our refund policy"
     """
     with reporting():
         from contextlib import ExitStack
 
         from kaitoctl.cli.workspace_run import parse_duration
-        from kaitoctl.core.errors import InvalidInput
 
         fmt = check_output_format(output, ("json",))
         timeout_s = parse_duration(request_timeout, "--request-timeout")
         headers = _headers(header or [], api_key)
-        if max_tokens is not None and max_tokens < 1:
-            raise InvalidInput("--max-tokens", f"{max_tokens} must be at least 1", None)
-        if temperature is not None and not 0.0 <= temperature <= 2.0:
-            raise InvalidInput("--temperature", f"{temperature} is outside 0..2", None)
-        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-            from kaitoctl.core.redact import redact_url
-            from kaitoctl.core.yamlsafe import clip
-
-            raise InvalidInput(
-                "--endpoint", f"{clip(redact_url(endpoint))!r} is not an http(s) URL", "e.g. http://20.1.2.3:80"
-            )
-        interactive = question is None and sys.stdin.isatty() and not list_models
-        if question == "-" or (question is None and not sys.stdin.isatty() and not list_models):
-            question = sys.stdin.read().strip()
-            if not question:
-                raise InvalidInput("QUESTION", "stdin was empty", "pipe a question in, or pass it as an argument")
+        _check_flags(max_tokens, temperature, endpoint, compare=compare, model=model, list_models=list_models)
+        question, interactive = _read_question(question, listing=list_models, compare=compare)
         opts = {"max_tokens": max_tokens, "temperature": temperature, "json": fmt == "json", "no_stream": no_stream}
         from kaitoctl.ops.chat import open_session
 
@@ -267,14 +273,8 @@ def chat(
                 on_retry=lambda message: stderr().print(f"[yellow]{escape(message)}[/]"),
             )
             if list_models:
-                if fmt == "json":
-                    print_json(document("ModelList", models=session.models, default=session.model))
-                else:
-                    for name in session.models or ["(legacy /chat API: one model)"]:
-                        sys.stdout.write(clean(name) + ("  (default)" if name == session.model else "") + "\n")
+                _print_models(session, json_output=fmt == "json")
                 return
-            if stderr().is_terminal and not interactive:
-                stderr().print(f"[dim]{escape(session.model or 'legacy /chat')} via {escape(session.via)}[/]")
             if interactive:
                 _repl(session, system, opts)
                 return
@@ -282,7 +282,148 @@ def chat(
             messages = ([{"role": "system", "content": system}] if system else []) + [
                 {"role": "user", "content": question}
             ]
+            if compare:
+                _compare(session, messages, opts)
+                return
+            if stderr().is_terminal:
+                stderr().print(f"[dim]{escape(session.model or 'legacy /chat')} via {escape(session.via)}[/]")
             _ask(session, messages, opts)
+
+
+def _check_flags(
+    max_tokens: int | None,
+    temperature: float | None,
+    endpoint: str | None,
+    *,
+    compare: bool,
+    model: str | None,
+    list_models: bool,
+) -> None:
+    """Every flag checked before any connection."""
+    from kaitoctl.core.errors import InvalidInput
+
+    if max_tokens is not None and max_tokens < 1:
+        raise InvalidInput("--max-tokens", f"{max_tokens} must be at least 1", None)
+    if temperature is not None and not 0.0 <= temperature <= 2.0:
+        raise InvalidInput("--temperature", f"{temperature} is outside 0..2", None)
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        from kaitoctl.core.redact import redact_url
+        from kaitoctl.core.yamlsafe import clip
+
+        raise InvalidInput(
+            "--endpoint", f"{clip(redact_url(endpoint))!r} is not an http(s) URL", "e.g. http://20.1.2.3:80"
+        )
+    if compare and model is not None:
+        raise InvalidInput("--compare", "asks the base model and each adapter: --model does not apply", "drop one")
+    if compare and list_models:
+        raise InvalidInput("--compare", "--list-models asks no question", "drop one")
+
+
+def _read_question(question: str | None, *, listing: bool, compare: bool) -> tuple[str | None, bool]:
+    """(the question, whether to chat interactively): '-' or a pipe reads stdin; none on a terminal is a REPL."""
+    from kaitoctl.core.errors import InvalidInput
+
+    if listing:
+        return question, False
+    if question == "-" or (question is None and not sys.stdin.isatty()):
+        question = sys.stdin.read().strip()
+        if not question:
+            raise InvalidInput("QUESTION", "stdin was empty", "pipe a question in, or pass it as an argument")
+    if question is None and compare:
+        raise InvalidInput("QUESTION", "--compare needs a question", 'e.g. kaitoctl chat --compare "hello"')
+    return question, question is None
+
+
+def _print_models(session: Session, *, json_output: bool) -> None:
+    if json_output:
+        print_json(document("ModelList", models=session.models, default=session.model))
+        return
+    for name in session.models or ["(legacy /chat API: one model)"]:
+        sys.stdout.write(clean(name) + ("  (default)" if name == session.model else "") + "\n")
+
+
+def _compare(session: Session, messages: list[dict[str, str]], opts: dict[str, Any]) -> None:
+    """The question to the base model and each adapter at once: live columns on a terminal, else one labelled
+    block per model (in the same order) once all have answered; -o json: one ChatComparison document. Any answer
+    that failed makes the exit code non-zero, after every answer is shown."""
+    from kaitoctl.adapters.chat import ChatRequest
+    from kaitoctl.ops.chat import ask_each, compared_models
+
+    models = compared_models(session)
+    request = ChatRequest(messages, None, opts["max_tokens"], opts["temperature"])
+    if opts["json"]:
+        answers = ask_each(session.client, request, models)
+        print_json(
+            document(
+                "ChatComparison",
+                answers=[
+                    {
+                        "model": a.model,
+                        "role": session.role(a.model),
+                        "content": a.result.content,
+                        "finishReason": a.result.finish_reason,
+                        "usage": a.result.usage,
+                        "seconds": round(a.seconds, 3),
+                        "error": None if a.error is None else a.error.to_dict(),
+                    }
+                    for a in answers
+                ],
+            )
+        )
+    elif sys.stdout.isatty():
+        answers = _compare_live(session, request, models)
+    else:
+        answers = ask_each(session.client, request, models)
+        for index, answer in enumerate(answers):
+            label = f"== {_label(session, answer.model)} =="
+            sys.stdout.write(
+                ("\n" if index else "") + clean(label) + "\n" + clean(answer.result.content).rstrip("\n") + "\n"
+            )
+        sys.stdout.flush()
+    failed = [a for a in answers if a.error is not None]
+    for answer in failed[1:]:
+        assert answer.error is not None
+        print_error(answer.error)
+    if failed:
+        error = failed[0].error
+        assert error is not None
+        error.message = f"{failed[0].model}: {error.message}"
+        raise error
+
+
+def _label(session: Session, model: str) -> str:
+    role = session.role(model)
+    return model if role == "model" else f"{model} ({role})"  # the role is unknown with --endpoint
+
+
+def _compare_live(session: Session, request: Any, models: list[str]) -> list[Any]:
+    """Side by side on a terminal: one column per model, each filling in as its stream arrives (rich Live)."""
+    import threading
+
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+    from rich.text import Text
+
+    from kaitoctl.ops.chat import ask_each
+
+    texts = ["" for _ in models]
+    lock = threading.Lock()
+
+    def view() -> Table:
+        table = Table(expand=True, show_lines=False)
+        for model in models:
+            table.add_column(_label(session, model), ratio=1, overflow="fold")
+        with lock:
+            table.add_row(*(Text(clean(t)) for t in texts))
+        return table
+
+    def on_delta(index: int, delta: str) -> None:
+        with lock:
+            texts[index] += delta
+
+    with Live(get_renderable=view, console=Console(), refresh_per_second=10, transient=False):
+        return ask_each(session.client, request, models, on_delta)
 
 
 def _headers(values: list[str], api_key: str | None) -> dict[str, str]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from kaitoctl.adapters.chat import ModelClient
+from kaitoctl.adapters.chat import ChatRequest, ModelClient, StreamResult, check_finish
 from kaitoctl.core import conditions as cond
-from kaitoctl.core.errors import InvalidInput, NotFound, OperationFailed
+from kaitoctl.core.errors import InvalidInput, KaitoctlError, NotFound, OperationFailed
 from kaitoctl.core.redact import redact_url
 from kaitoctl.core.yamlsafe import clip
 from kaitoctl.ops import cluster
@@ -28,6 +30,13 @@ class Session:
     model: str | None  # None: legacy /chat API
     models: list[str] | None
     via: str  # "port-forward to ns/pod" or the --endpoint URL
+    base: str | None = None  # the workspace's base model (served name); None with --endpoint
+    adapters: list[str] = field(default_factory=list)  # the workspace's adapters; empty with --endpoint
+
+    def role(self, model: str) -> str:
+        if model == self.base:
+            return "base"
+        return "adapter" if model in self.adapters else "model"
 
 
 def _not_ready_message(status: WorkspaceStatus) -> str:
@@ -146,4 +155,62 @@ def open_session(
     client = ModelClient(url, headers=headers, timeout=request_timeout, on_retry=on_retry)
     stack.callback(client.close)
     models = client.models()
-    return Session(client, name, choose_model(models, model, adapters, base), models, via)
+    return Session(client, name, choose_model(models, model, adapters, base), models, via, base, adapters)
+
+
+def compared_models(session: Session) -> list[str]:
+    """`chat --compare`, `eval`: the base model and each adapter the server serves (with --endpoint, where the
+    workspace is unknown: every served model, in the server's order, which for vLLM is the base first)."""
+    if session.models is None:
+        raise InvalidInput("--compare", "the server has the legacy /chat API (one model)", "compare needs /v1 models")
+    known = [m for m in [session.base, *session.adapters] if m]
+    chosen = [m for m in known if m in session.models] if known else list(session.models)
+    if len(chosen) < 2:
+        raise InvalidInput(
+            "--compare",
+            f"only one model is served ({', '.join(chosen) or 'none'}): nothing to compare with",
+            "deploy the workspace with an adapter (--adapter NAME=IMAGE)",
+        )
+    return chosen
+
+
+@dataclass
+class Answer:
+    """One model's streamed answer to a compared question."""
+
+    model: str
+    result: StreamResult = field(default_factory=StreamResult)
+    error: KaitoctlError | None = None
+    seconds: float = 0.0
+
+
+def ask_each(
+    client: ModelClient,
+    request: ChatRequest,
+    models: list[str],
+    on_delta: Callable[[int, str], None] = lambda index, delta: None,
+) -> list[Answer]:
+    """The same request to each model at once (one stream each), deltas reported as they come; a failed answer
+    keeps what arrived and its error, and the others go on."""
+    answers = [Answer(model) for model in models]
+
+    def ask(index: int) -> None:
+        answer = answers[index]
+        started = time.monotonic()
+        try:
+            for delta in client.stream(
+                ChatRequest(request.messages, answer.model, request.max_tokens, request.temperature), answer.result
+            ):
+                on_delta(index, delta)
+            check_finish(answer.result.finish_reason)
+        except KaitoctlError as error:
+            answer.error = error
+        finally:
+            answer.seconds = time.monotonic() - started
+
+    threads = [threading.Thread(target=ask, args=(i,), daemon=True) for i in range(len(models))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
