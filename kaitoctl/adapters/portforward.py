@@ -39,6 +39,8 @@ class LocalForward:
         self.closed = threading.Event()
         self.errors: list[str] = []
         self._spare: Any = None
+        self._lock = threading.Lock()
+        self._open_sockets: set[socket.socket] = set()
 
     @property
     def url(self) -> str:
@@ -68,11 +70,18 @@ class LocalForward:
         self.close()
 
     def close(self) -> None:
+        """Stop accepting and end every open stream: a socket's close() does not wake a thread blocked reading it,
+        shutdown() does, so the streams' readers (ours and the HTTP clients on the other end) see the end at once."""
         self.closed.set()
         with contextlib.suppress(OSError):
             self.listener.close()
         if self._spare is not None:
             self._spare.close()
+        with self._lock:
+            sockets = list(self._open_sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def _accept(self) -> None:
         while not self.closed.is_set():
@@ -86,17 +95,27 @@ class LocalForward:
             threading.Thread(target=self._connect, args=(conn, spare), daemon=True).start()
 
     def _connect(self, conn: socket.socket, forward: Any) -> None:
+        with self._lock:
+            self._open_sockets.add(conn)
         try:
             if forward is None:
                 forward = self._open()
         except OperationFailed as exc:
             self.errors.append(exc.message)
+            self._forget(conn)
             conn.close()
             return
         remote = forward.socket(self.port)
         remote.setblocking(True)
         threading.Thread(target=self._pump, args=(remote, conn, forward), daemon=True).start()
-        self._pump(conn, remote, forward)
+        try:
+            self._pump(conn, remote, forward)
+        finally:
+            self._forget(conn)
+
+    def _forget(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._open_sockets.discard(conn)
 
     @staticmethod
     def _pump(source: socket.socket, target: socket.socket, forward: Any) -> None:

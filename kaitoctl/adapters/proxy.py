@@ -110,7 +110,8 @@ class _Handler(BaseHTTPRequestHandler):
             request = client.build_request(self.command, self.path, headers=headers, content=body)
             try:
                 response = client.send(request, stream=True)
-            except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            except (httpx.NetworkError, httpx.RemoteProtocolError, RuntimeError) as exc:
+                # RuntimeError: the client was closed under us, as the upstream moved to another pod
                 cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 log.info("%s %s failed before an answer (%s); reconnecting", self.command, self.path, cause)
                 if attempt == RETRIES:

@@ -1,9 +1,14 @@
 """`kaitoctl endpoint`: a local OpenAI-compatible endpoint for a workspace, for any tool that speaks the OpenAI API.
 
 The proxy (adapters/proxy.py) passes requests to a `PodUpstream`: an httpx client over a port-forward (through the
-API server, as `kaitoctl chat` reaches the model) to the workspace's ready pod. When a request cannot reach the pod
-(it was deleted, restarted, rescheduled), the upstream finds the workspace's ready pod again, waiting for one, and
-forwards to it from then on; concurrent requests that failed meanwhile wait for that one reconnection.
+API server, as `kaitoctl chat` reaches the model) to the workspace's ready pod. The upstream moves to the
+workspace's next ready pod (waiting for one) when
+- a request cannot reach the pod (a port-forward refused: the pod is gone), or
+- a look at the pod every few seconds finds it deleted, replaced (a new uid: a StatefulSet pod keeps its name),
+  being deleted or not ready. Port-forward streams do not always end when the process behind them dies (kwok's
+  never do; a kubelet's may linger), so waiting for a request to fail is not enough.
+Requests that failed meanwhile wait for that one reconnection and are then sent to the new pod; the old pod's
+connections are closed, so an answer still streaming from it ends (as an error, for its client).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kaitoctl.core import conditions as cond
 from kaitoctl.core.errors import InvalidInput, KaitoctlError, OperationFailed
 from kaitoctl.ops import cluster
 from kaitoctl.ops.chat import SERVER_PORT, find_workspace, ready_pod
@@ -33,6 +39,7 @@ log = logging.getLogger("kaitoctl.endpoint")
 DEFAULT_PORT = 8000  # vLLM's own OpenAI server port: tools set up for a local vLLM work unchanged
 RECONNECT_WAIT_S = 120.0  # how long a request waits for the workspace to be ready again before it gets 503
 POLL_S = 1.0
+WATCH_S = 2.0  # how often the serving pod is looked at (one GET)
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,23 @@ def wait_for_pod(
         sleep(POLL_S)
 
 
+def pod_problem(kube: KubeApi, pod: Pod) -> str | None:
+    """Why `pod` no longer serves (deleted, replaced, being deleted, not ready), or None while it does."""
+    from kaitoctl.adapters.k8s import resource_path
+
+    found = kube.get(resource_path("v1", "Pod", pod.namespace, pod.name))
+    if found is None:
+        return "it was deleted"
+    meta = found.get("metadata") or {}
+    if meta.get("uid") != pod.uid:
+        return "it was replaced"
+    if meta.get("deletionTimestamp"):
+        return "it is being deleted"
+    if not cond.pod_ready(found):
+        return "it is not ready"
+    return None
+
+
 class PodUpstream:
     """An httpx client for the model server in the current ready pod; `reconnect` moves it to the next one."""
 
@@ -97,6 +121,21 @@ class PodUpstream:
         self.generation = 0
         self.pod = pod
         self._forward, self._client = self._connect(pod)
+        self.stopped = threading.Event()
+
+    def watch(self, interval_s: float = WATCH_S) -> None:
+        """Look at the serving pod every `interval_s` in a daemon thread; reconnect when it is no longer serving."""
+        threading.Thread(target=self._watch, args=(interval_s,), name="endpoint-watch", daemon=True).start()
+
+    def _watch(self, interval_s: float) -> None:
+        while not self.stopped.wait(interval_s):
+            generation, pod = self.generation, self.pod
+            try:
+                problem = pod_problem(self.kube, pod)
+                if problem is not None:
+                    self.reconnect(generation, problem)
+            except KaitoctlError as error:  # the API server unreachable, no ready pod yet: look again later
+                log.info("endpoint: %s", error.message)
 
     def _connect(self, pod: Pod) -> tuple[LocalForward, httpx.Client]:
         import httpx
@@ -121,27 +160,25 @@ class PodUpstream:
 
     def reconnect(self, generation: int, cause: str) -> None:
         with self.lock:  # requests failing together wait for one reconnection
-            if generation != self.generation:
+            if generation != self.generation or self.stopped.is_set():
                 return
             pod = wait_for_pod(
                 lambda: resolve_pod(self.kube, self.namespace, self.workspace), timeout_s=self.reconnect_wait_s
             )
+            if pod == self.pod:
+                return  # the same pod, ready: the failure was not its end; the request is retried as it is
             old = (self._forward, self._client)
             self._forward, self._client = self._connect(pod)
             self.generation += 1
-            if pod.uid == self.pod.uid:
-                what = "was unreachable"
-            elif pod.name == self.pod.name:
-                what = "restarted"
-            else:
-                what = f"was replaced by {pod.name}"
+            what = "restarted" if pod.name == self.pod.name else f"was replaced by {pod.name}"
             self.on_event(f"pod {self.pod} {what} ({cause}); forwarding to {pod}:{SERVER_PORT}")
             self.pod = pod
-        # Streams still open on the old pod's connections end with it.
+        # Answers still streaming from the old pod end with it.
         old[1].close()
         old[0].close()
 
     def close(self) -> None:
+        self.stopped.set()
         with self.lock:
             self._client.close()
             self._forward.close()
@@ -185,5 +222,6 @@ def open_endpoint(
     name, pod = resolve_pod(kube, ns, workspace)
     upstream = PodUpstream(kube, ns, name, pod, on_event=on_event, reconnect_wait_s=reconnect_wait_s)
     stack.callback(upstream.close)
+    upstream.watch()
     server.upstream = upstream
     return Endpoint(server, upstream, name)

@@ -46,7 +46,7 @@ def server(cluster: Any, deployed: str) -> Iterator[ModelServer]:
 @pytest.fixture
 def endpoint(server: ModelServer, deployed: str, env: dict[str, str]) -> Iterator[tuple[Background, str]]:
     """A running `kaitoctl endpoint --port 0`, and the base URL it printed; Ctrl-C at the end must exit 0."""
-    proc = Background(["endpoint", "-n", deployed, "--port", "0"], env)
+    proc = Background(["-v", "endpoint", "-n", deployed, "--port", "0"], env)
     line = proc.wait_for_line("OPENAI_BASE_URL=", stream="stdout")
     url = line.strip().split("=", 1)[1]
     yield proc, url
@@ -64,7 +64,7 @@ def client(url: str) -> openai.OpenAI:
 def test_openai_client_lists_models_completes_and_streams(endpoint: tuple[Background, str], server: ModelServer) -> None:
     proc, url = endpoint
     assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
-    assert f"via port-forward to {server_ns(proc)}/{POD}:5000" in "".join(proc.lines)
+    proc.wait_for_line(f"via port-forward to {server_ns(proc)}/{POD}:5000")
     api = client(url)
     assert [m.id for m in api.models.list()] == [BASE, "my-adapter"]
     reply = api.chat.completions.create(model="my-adapter", messages=[{"role": "user", "content": "hello there"}])
@@ -132,19 +132,15 @@ def test_a_pod_restart_mid_session(cluster: Any, endpoint: tuple[Background, str
     old_uid = cluster.core().read_namespaced_pod(POD, ns).metadata.uid
     cluster.set_pod_behavior(ns, "ready", delay_s=3)  # the next pod becomes ready 3 s after it is created
 
-    # A stream in flight when the pod dies ends as an error for its client, never as a complete-looking answer.
+    # A stream is in flight when the pod dies.
     server.config.chunk_delay_s = 0.5
     cut = api.chat.completions.create(model=BASE, messages=[{"role": "user", "content": "one two three four five"}], stream=True)
     first = next(c for c in cut if c.choices and c.choices[0].delta.content)
     assert first.choices[0].delta.content == "echo:"
     server.pause()  # the server's process dies with its pod
     cluster.core().delete_namespaced_pod(POD, ns, grace_period_seconds=0)
-    with pytest.raises((httpx.HTTPError, openai.APIError)):
-        for _ in cut:
-            pass
-    server.config.chunk_delay_s = 0.02
 
-    # A request made while no pod is ready waits for the new one and is answered by it.
+    # A request made while no pod serves waits for the new one and is answered by it.
     outcome: dict[str, Any] = {}
 
     def ask() -> None:
@@ -156,15 +152,37 @@ def test_a_pod_restart_mid_session(cluster: Any, endpoint: tuple[Background, str
     asking = threading.Thread(target=ask)
     asking.start()
     wait_until(lambda: new_pod(cluster, ns, old_uid), "the StatefulSet's new pod")
-    assert asking.is_alive()  # still waiting: no pod was ready to answer it
+    server.config.chunk_delay_s = 0.02
     server.resume()  # the new pod's server is up before the pod reports ready (its readiness probe)
-    asking.join(timeout=120)
+    asking.join(timeout=150)
     assert "error" not in outcome, outcome.get("error")
     assert outcome["reply"].choices[0].message.content == "echo: after"
+    # The answer that was streaming from the old pod ended as an error for its client, not as a complete answer.
+    with pytest.raises((httpx.HTTPError, openai.APIError)):
+        for _ in cut:
+            pass
     proc.wait_for_line(f"pod {ns}/{POD} restarted")
     # and the session goes on: streaming through the new pod
     stream = api.chat.completions.create(model=BASE, messages=[{"role": "user", "content": "still there"}], stream=True)
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "echo: still there"
+
+
+def test_an_idle_endpoint_moves_to_the_restarted_pod(cluster: Any, endpoint: tuple[Background, str], server: ModelServer) -> None:
+    proc, url = endpoint
+    ns = server_ns(proc)
+    api = client(url)
+    # leaves an idle keep-alive connection, through a port-forward stream, to the pod that is about to go
+    assert api.chat.completions.create(model=BASE, messages=[{"role": "user", "content": "before"}]).choices[0].message.content == "echo: before"
+    old_uid = cluster.core().read_namespaced_pod(POD, ns).metadata.uid
+    cluster.set_pod_behavior(ns, "ready", delay_s=3)
+    server.pause()
+    cluster.core().delete_namespaced_pod(POD, ns, grace_period_seconds=0)
+    wait_until(lambda: new_pod(cluster, ns, old_uid), "the StatefulSet's new pod")
+    server.resume()
+    # No request failed: the endpoint noticed by looking at the pod, and dropped the old pod's connections (kwok,
+    # like a lingering kubelet stream, never ends them), so the next request goes to the new pod.
+    proc.wait_for_line(f"pod {ns}/{POD} restarted")
+    assert api.chat.completions.create(model=BASE, messages=[{"role": "user", "content": "after"}]).choices[0].message.content == "echo: after"
 
 
 def new_pod(cluster: Any, ns: str, old_uid: str) -> bool:

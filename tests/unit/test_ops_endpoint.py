@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kaitoctl.core.errors import OperationFailed
-from kaitoctl.ops.endpoint import Pod, resolve_pod, wait_for_pod
+from kaitoctl.ops.endpoint import Pod, pod_problem, resolve_pod, wait_for_pod
 from tests.unit.fakes import FakeKube, gpu_node, pod_of
 from tests.unit.test_ops_status import LABELS, NS, deploy, write
 
@@ -65,3 +65,18 @@ def test_wait_for_pod_gives_up_after_its_timeout_and_says_why() -> None:
         "the workspace has no ready pod to forward to: workspace phi is not ready: InferenceReady is False "
         "(WorkspaceInferenceStatusPending: 0/1 pod(s) ready)"
     )
+
+
+def test_pod_problem_says_why_the_serving_pod_no_longer_serves() -> None:
+    kube = FakeKube()
+    sts = statefulset(kube)
+    stored = kube.put(pod_of(sts, 0))
+    pod = Pod(NS, "phi-0", stored["metadata"]["uid"])
+    assert pod_problem(kube, pod) is None
+    assert pod_problem(kube, Pod(NS, "phi-0", "an-older-uid")) == "it was replaced"
+    kube.put(pod_of(sts, 0, ready=False) | {"metadata": {**stored["metadata"]}})
+    assert pod_problem(kube, pod) == "it is not ready"
+    kube.put({**stored, "metadata": {**stored["metadata"], "deletionTimestamp": "2026-01-01T00:00:00Z"}})
+    assert pod_problem(kube, pod) == "it is being deleted"
+    kube.delete(f"/api/v1/namespaces/{NS}/pods/phi-0")
+    assert pod_problem(kube, pod) == "it was deleted"
