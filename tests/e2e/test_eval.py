@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,12 +100,10 @@ def test_compare_on_a_terminal_streams_side_by_side(server: ModelServer, deploye
         output.extend(data)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, output.decode(errors="replace")
-    text = output.decode(errors="replace")
-    # The last frame: one row with both headers, one with both answers.
-    frame = text[text.rindex(f"{BASE} (base)") - 200 :]
-    header = next(line for line in frame.splitlines() if f"{BASE} (base)" in line)
-    assert f"{ADAPTER} (adapter)" in header
-    assert any(line.count("echo: side by side") == 2 for line in frame.splitlines())
+    lines = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode(errors="replace")).splitlines()
+    # Side by side: a row with both models' headers, then a row with both answers.
+    header = max(i for i, line in enumerate(lines) if f"{BASE} (base)" in line and f"{ADAPTER} (adapter)" in line)
+    assert any(line.count("echo: side by side") == 2 for line in lines[header:]), "\n".join(lines[-12:])
 
 
 def write_dataset(path: Path, rows: list[dict[str, Any]]) -> Path:
