@@ -246,16 +246,23 @@ def _wait_running(kube: KubeApi, path: str, deadline: float, report: Callable[[s
         time.sleep(0.5)
 
 
-def _clear(kube: KubeApi, path: str, deadline: float) -> None:
-    """An upload pod of an earlier run may still be terminating (deleted with a 1 s grace period, or left by a
-    killed kaitoctl): applying over it would find that pod, not start a new one. It goes first."""
+def _gone(kube: KubeApi, path: str, deadline: float) -> bool:
+    """Delete the pod and wait until it is gone (a 1 s grace period); False if it is still there at the deadline."""
     if kube.get(path) is None:
-        return
+        return True
     kube.delete(path)
     while kube.get(path) is not None:
         if time.monotonic() > deadline:
-            raise WaitTimeout(UPLOAD, 0, last_reason="an earlier upload pod is still terminating")
+            return False
         time.sleep(0.5)
+    return True
+
+
+def _clear(kube: KubeApi, path: str, deadline: float) -> None:
+    """An upload pod of an earlier run may still be terminating (or left by a killed kaitoctl): applying over it
+    would find that pod, not start a new one. It goes first."""
+    if not _gone(kube, path, deadline):
+        raise WaitTimeout(UPLOAD, 0, last_reason="an earlier upload pod is still terminating")
 
 
 def upload_inputs(run: Run, job: Obj, upload: LocalInput) -> str:
@@ -305,4 +312,7 @@ def upload_inputs(run: Run, job: Obj, upload: LocalInput) -> str:
         )
         return "uploaded"
     finally:
-        kube.delete(path)
+        # Gone before the Job is applied: the waiter reads every pod of the workspace, and a killed upload pod
+        # (exit 137) would read as the tuning run failing.
+        if not _gone(kube, path, time.monotonic() + 60):
+            progress.warn(f"upload pod {name} is still terminating")

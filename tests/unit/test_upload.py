@@ -322,3 +322,38 @@ def test_an_earlier_upload_pod_still_terminating_is_waited_out(dataset: Path) ->
     assert result["state"] == "Succeeded" and volume.uploads == 1
     pod_writes = [c[0] for c in kube.calls if c[0] in ("apply", "delete") and c[1].endswith("/pods/t-upload")]
     assert pod_writes == ["delete", "apply", "delete"]
+
+
+def test_the_upload_pod_is_gone_before_the_job_is_applied(dataset: Path) -> None:
+    # Seen on the real node: the waiter read the killed upload pod (exit 137) as the tuning run failing.
+    class GracefulKube(FakeKube):
+        """A deleted pod terminates for two more reads before it is gone (its grace period)."""
+
+        terminating: dict[str, int]
+
+        def delete(self, path: str, *, propagation: str = "Background") -> bool:
+            if "/pods/" not in path:
+                return super().delete(path, propagation=propagation)
+            self.calls.append(("delete", path, propagation))
+            self.terminating[path] = 2
+            return self.obj(path) is not None
+
+        def get(self, path: str) -> dict[str, Any] | None:
+            if path in self.terminating:
+                self.terminating[path] -= 1
+                if self.terminating[path] < 0:
+                    del self.terminating[path]
+                    self.remove(path)
+            return super().get(path)
+
+    kube = GracefulKube(on_apply=[pods_run, job_controller])
+    kube.terminating = {}
+    seen: list[str] = []
+
+    def job_sees(kube: FakeKube, obj: dict[str, Any]) -> None:
+        if obj["kind"] == "Job":
+            seen.extend(p["metadata"]["name"] for p in kube.list(f"/api/v1/namespaces/{NS}/pods")[0])
+
+    kube.on_apply.insert(0, job_sees)
+    tune_run(dataset, Volume(), kube)
+    assert seen == []
