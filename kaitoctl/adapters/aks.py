@@ -367,8 +367,13 @@ def _read_price_cache() -> dict[str, Any]:
     return cache if isinstance(cache, dict) else {}
 
 
-def cached_price(sku: str, region: str) -> float | None:
-    entry = _read_price_cache().get(f"{region}/{sku}".lower())
+def _cache_key(sku: str, region: str, spot: bool) -> str:
+    return f"{region}/{sku}".lower() + ("/spot" if spot else "")
+
+
+def cached_price(sku: str, region: str, *, spot: bool = False) -> float | None:
+    """The cached USD/hour of one node (no network); None when not cached or older than a day."""
+    entry = _read_price_cache().get(_cache_key(sku, region, spot))
     if not isinstance(entry, dict):
         return None
     try:
@@ -378,6 +383,19 @@ def cached_price(sku: str, region: str) -> float | None:
     if 0 <= time.time() - at < PRICE_CACHE_TTL_S and math.isfinite(price) and price > 0:
         return price
     return None
+
+
+def cached_regions() -> list[str]:
+    """Regions with prices in the cache, most recently priced first."""
+    newest: dict[str, float] = {}
+    for key, entry in _read_price_cache().items():
+        try:
+            at = float(entry["at"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        region = str(key).split("/", 1)[0]
+        newest[region] = max(at, newest.get(region, 0.0))
+    return sorted(newest, key=lambda r: -newest[r])
 
 
 def _write_price_cache(key: str, price: float) -> None:
@@ -401,19 +419,22 @@ def _write_price_cache(key: str, price: float) -> None:
         pass  # a cache that cannot be written costs one lookup next time
 
 
-def linux_payg_prices(items: list[dict[str, Any]]) -> list[float]:
-    """The Linux pay-as-you-go hourly prices among Retail Prices API items.
+def linux_payg_prices(items: list[dict[str, Any]], *, spot: bool = False) -> list[float]:
+    """The Linux pay-as-you-go (or, with `spot`, Linux Spot) hourly prices among Retail Prices API items.
 
     The API lists, for one armSkuName, Windows meters (productName "... Series Windows", skuName/meterName
     "... Win"), Cloud Services meters, Spot and Low Priority meters, and some zero-priced meters; none of them is
     what a Linux agent pool costs (learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices).
+    Spot meters carry "Spot" in skuName and meterName (that page filters them with `contains(meterName, 'Spot')`).
     """
     out: list[float] = []
     for item in items:
         names = [str(item.get(k) or "") for k in ("productName", "skuName", "meterName")]
         if any("Windows" in n or n.endswith(" Win") or "Cloud Services" in n for n in names):
             continue
-        if any("Spot" in n or "Low Priority" in n for n in names[1:]):
+        if any("Low Priority" in n for n in names[1:]):
+            continue
+        if any("Spot" in n for n in names[1:]) != spot:
             continue
         if not str(item.get("unitOfMeasure", "")).endswith("Hour"):
             continue
@@ -429,10 +450,12 @@ def linux_payg_prices(items: list[dict[str, Any]]) -> list[float]:
 PriceStatus = Literal["listed", "unlisted", "unreachable"]
 
 
-def price_lookup(sku: str, region: str, *, timeout_s: float = 5.0) -> tuple[float | None, PriceStatus]:
-    """(USD/hour, status): "unlisted" when the API answered without a Linux pay-as-you-go price for the size in the
-    region, "unreachable" when it did not answer."""
-    hit = cached_price(sku, region)
+def price_lookup(
+    sku: str, region: str, *, spot: bool = False, timeout_s: float = 5.0
+) -> tuple[float | None, PriceStatus]:
+    """(USD/hour, status): "unlisted" when the API answered without a Linux pay-as-you-go (with `spot`: Spot) price
+    for the size in the region, "unreachable" when it did not answer."""
+    hit = cached_price(sku, region, spot=spot)
     if hit is not None:
         return hit, "listed"
     import httpx
@@ -450,9 +473,9 @@ def price_lookup(sku: str, region: str, *, timeout_s: float = 5.0) -> tuple[floa
         items = response.json().get("Items") or []
     except (httpx.HTTPError, ValueError, AttributeError):
         return None, "unreachable"
-    prices = linux_payg_prices([i for i in items if isinstance(i, dict)])
+    prices = linux_payg_prices([i for i in items if isinstance(i, dict)], spot=spot)
     if not prices:
         return None, "unlisted"
     price = min(prices)
-    _write_price_cache(f"{region}/{sku}".lower(), price)
+    _write_price_cache(_cache_key(sku, region, spot), price)
     return price, "listed"

@@ -156,7 +156,7 @@ InstanceType = Annotated[
     typer.Option(
         "--instance-type",
         metavar="SKU",
-        help="Azure GPU VM size (default: the smallest current SKU that fits).",
+        help="Azure GPU VM size (default: the cheapest current SKU that fits within the free quota).",
         rich_help_panel=WORKSPACE,
         autocompletion=complete.skus,
     ),
@@ -428,6 +428,14 @@ class PoolFlags:
         typer.Option(
             "--no-device-plugin",
             help="Do not install the NVIDIA device plugin when GPU nodes lack it.",
+            rich_help_panel=AZURE,
+        ),
+    ] = False
+    spot: Annotated[
+        bool,
+        typer.Option(
+            "--spot",
+            help="Create the node pool with Spot priority (evictable, cheaper; eviction deletes the nodes).",
             rich_help_panel=AZURE,
         ),
     ] = False

@@ -191,6 +191,28 @@ def print_plan(plan: Plan, objects: list[dict[str, Any]], *, pool_action: str | 
         )
     )
     rows.append(("nodes", str(plan.placement.nodes)))
+    if plan.placement.spot:
+        rows.append(("priority", "Spot: evictable at any time; evicted nodes are deleted"))
+    if plan.market is not None:
+        price = plan.usd_per_hour
+        kind = "Spot" if plan.market.spot else "pay-as-you-go"
+        rows.append(
+            (
+                "cost",
+                f"${price:.2f}/h ({plan.placement.nodes} × {sku.name}, {kind}, {plan.market.region}, "
+                f"{plan.market.source})"
+                if price is not None
+                else f"unknown: no {kind} price for {sku.name} in {plan.market.region} ({plan.market.source})",
+            )
+        )
+    if plan.ranking is not None and plan.market is not None and len(plan.ranking.offers) > 1:
+        others = [
+            f"{o.sku.name} "
+            + (f"${o.usd_per_hour:.2f}/h" if o.usd_per_hour is not None else "no price")
+            + (" (quota short)" if o.quota == "short" else "")
+            for o in plan.ranking.offers[1:4]
+        ]
+        rows.append(("next cheapest", "; ".join(others)))
     if plan.inference_fit is not None:
         lines = plan.inference_fit.explain()
         rows.append(("fit", lines[0]))

@@ -117,12 +117,31 @@ def show(
     max_model_len: Annotated[
         int | None, typer.Option("--max-model-len", metavar="TOKENS", help="Context length for the fit table.")
     ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            metavar="REGION",
+            help="Azure region of the $/H column (default: AZURE_DEFAULTS_LOCATION, az's defaults.location, "
+            "or the region priced last).",
+        ),
+    ] = None,
+    refresh_prices: Annotated[
+        bool,
+        typer.Option("--refresh-prices", help="Ask the Azure Retail Prices API for prices the cache lacks."),
+    ] = False,
+    spot: Annotated[bool, typer.Option("--spot", help="Spot prices instead of pay-as-you-go.")] = False,
 ) -> None:
     """Show one preset: model facts, runtimes, tuning support, and how it fits on each current GPU SKU.
+
+    The $/H column is the price of the nodes a deployment needs, from the local price cache (filled by runs
+    against a cluster, or by --refresh-prices); "unknown" when the cache has none. No network call without
+    --refresh-prices.
 
     Examples:
 
       kaitoctl presets show phi-3
+      kaitoctl presets show phi-3 --region eastus --refresh-prices
       kaitoctl presets show llama-3.1-8b-instruct --max-model-len 32768 -o json
     """
     with reporting():
@@ -132,10 +151,18 @@ def show(
         fmt = check_output_format(output)
         catalog = load_catalog()
         preset = catalog.resolve_preset(name, field_name="NAME")
+        skus_shown = candidate_skus(catalog.skus.values())
+        price_region, prices, price_note = _prices(skus_shown, region, refresh=refresh_prices, spot=spot)
         fits = []
-        for sku in candidate_skus(catalog.skus.values()):
+        for sku in skus_shown:
             fit = estimate_inference(preset, sku, max_model_len=max_model_len)
-            entry: dict[str, Any] = {"sku": sku.name, "vllm": {"fits": fit.fits, "nodes": fit.nodes}}
+            price = prices.get(sku.name.lower())
+            entry: dict[str, Any] = {
+                "sku": sku.name,
+                "vllm": {"fits": fit.fits, "nodes": fit.nodes},
+                # USD per hour of one node (None: unknown); the table shows nodes × this.
+                "usdPerHour": price,
+            }
             if preset.tuning:
                 entry["tuning"] = {
                     m: {"fits": (t := estimate_tuning(preset, sku, m)).fits, "gibPerGPU": round(t.total_gib, 1)}
@@ -143,7 +170,8 @@ def show(
                 }
             fits.append(entry)
         if fmt:
-            _emit({**_preset_dict(catalog, preset), "fit": fits}, fmt)
+            pricing = {"region": price_region, "spot": spot, "note": price_note}
+            _emit({**_preset_dict(catalog, preset), "fit": fits, "pricing": pricing}, fmt)
             return
         arch = preset.architecture
         lines = [
@@ -178,9 +206,36 @@ def show(
             row = [entry["sku"], f"{vllm['nodes']} node(s)" if vllm["fits"] else "no"]
             if preset.tuning:
                 row += [f"{t['gibPerGPU']} GiB" + ("" if t["fits"] else " (no)") for t in entry["tuning"].values()]
+            price = entry["usdPerHour"]
+            nodes = max(1, vllm["nodes"])
+            row.append("unknown" if price is None else f"{price * nodes:.2f}")
             rows.append(row)
-        headers = ["SKU", "VLLM"] + [m.upper() for m in (preset.tuning.methods if preset.tuning else ())]
+        headers = ["SKU", "VLLM"] + [m.upper() for m in (preset.tuning.methods if preset.tuning else ())] + ["$/H"]
         print_table(headers, rows)
+        sys.stdout.write(f"\n$/H: {price_note}\n")
+
+
+def _prices(
+    skus: list[Any], region: str | None, *, refresh: bool, spot: bool
+) -> tuple[str | None, dict[str, float], str]:
+    """(region, SKU -> USD per node-hour, a line saying where the prices come from). The cache only, unless
+    `refresh`."""
+    from kaitoctl.ops.market import cached_market, default_region, fetch_prices
+
+    source = "--region"
+    if region is None:
+        region, source = default_region()
+    kind = "Spot" if spot else "pay-as-you-go"
+    if region is None:
+        return None, {}, "unknown: no region (pass --region, or set AZURE_DEFAULTS_LOCATION)"
+    region = region.strip().lower()
+    if refresh:
+        prices, answered = fetch_prices(region, skus, spot=spot)
+        got = "Azure Retail Prices API" + ("" if answered else ", partly unreachable")
+        return region, prices, f"{kind} retail prices × nodes in {region} ({source}; {got})"
+    prices = cached_market(region, skus, spot=spot).prices
+    tail = "" if len(prices) == len(skus) else "; unknown: not cached, --refresh-prices asks Azure"
+    return region, prices, f"{kind} retail prices × nodes in {region} ({source}; cached{tail})"
 
 
 @app.command("skus")

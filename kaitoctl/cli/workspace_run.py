@@ -15,6 +15,7 @@ from kaitoctl.ops.options import RunOptions
 if TYPE_CHECKING:
     from kaitoctl.core.builders import CommonOptions
     from kaitoctl.core.catalog import Catalog
+    from kaitoctl.core.plan import PlacementMode
     from kaitoctl.core.spec import WorkspaceSpec
 
 CLEANUP_VALUES = ("on-success", "always", "never")
@@ -92,6 +93,7 @@ def run_options(
         no_pool=pool.no_pool,
         adopt=pool.adopt,
         no_device_plugin=pool.no_device_plugin,
+        spot=pool.spot,
         result=None,
     )
 
@@ -136,12 +138,19 @@ class DryRun:
     def add(self, spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog) -> None:
         from kaitoctl.core.plan import build_plan
         from kaitoctl.core.render import render_plan
+        from kaitoctl.ops.market import dry_run_market
 
+        placement: PlacementMode | None = "selector" if opts.no_pool and not spec.resource.preferred_nodes else None
+        pool = placement is None and not spec.resource.preferred_nodes
+        market, no_market = dry_run_market(catalog, spot=opts.spot) if pool else (None, None)
         plan = build_plan(
             spec,
             catalog,
-            placement_mode="selector" if opts.no_pool and not spec.resource.preferred_nodes else None,
+            placement_mode=placement,
             bypass_resource_checks=opts.bypass_resource_checks,
+            market=market,
+            no_market=no_market,
+            spot=opts.spot,
         )
         objects = render_plan(plan, catalog)
         output.print_plan(plan, objects)
@@ -184,7 +193,9 @@ def preflight(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog) -> None:
     res = spec.resource
     if res.preferred_nodes or opts.no_pool or res.match_labels or res.match_expressions:
         return  # existing nodes decide the GPU configuration: only the cluster can tell
-    plan = build_plan(spec, catalog, placement_mode="pool", bypass_resource_checks=opts.bypass_resource_checks)
+    plan = build_plan(
+        spec, catalog, placement_mode="pool", bypass_resource_checks=opts.bypass_resource_checks, spot=opts.spot
+    )
     if plan.blockers:
         raise plan.blockers[0]
 

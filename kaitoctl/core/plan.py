@@ -11,18 +11,18 @@ from typing import Any, Literal
 
 from kaitoctl.core.catalog import Catalog, Preset, Sku
 from kaitoctl.core.conditions import PlacementInfo
-from kaitoctl.core.errors import InvalidInput
+from kaitoctl.core.errors import CloudError, InvalidInput
 from kaitoctl.core.fields import Fields
 from kaitoctl.core.naming import WORKSPACE_LABEL, WORKSPACE_NAMESPACE_LABEL, WorkspaceNames, pool_name
+from kaitoctl.core.ranking import Market, Ranking, rank_offers
 from kaitoctl.core.redact import redact_urls
 from kaitoctl.core.sizing import (
     DEFAULT_MAX_MODEL_LEN,
     InferenceFit,
     TuningEstimate,
+    candidate_skus,
     estimate_inference,
     estimate_tuning,
-    smallest_inference_sku,
-    smallest_tuning_sku,
     transformers_fit,
 )
 from kaitoctl.core.spec import ANNOTATION_BYPASS_CHECKS, WorkspaceSpec
@@ -51,6 +51,8 @@ class Placement:
     affinity: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Labels the agent pool puts on its nodes (pool mode).
     pool_labels: dict[str, str] = field(default_factory=dict)
+    # pool mode: a Spot pool (evictable nodes at the Spot price)
+    spot: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,28 @@ class Plan:
     alternatives: list[str]  # current SKUs that fit, when the given one is retired or does not fit
     # Problems that let a dry run render but stop a real apply before its first write.
     blockers: list[InvalidInput] = field(default_factory=list)
+    # How the SKU was chosen when none was given (prices, quota), and what the chosen nodes cost per hour.
+    ranking: Ranking | None = None
+    market: Market | None = None
+
+    @property
+    def usd_per_hour(self) -> float | None:
+        """All nodes of the plan, per hour, at the market's (cached or live) price; None when it has none."""
+        if self.market is None:
+            return None
+        price = self.market.prices.get(self.sku.name.lower())
+        return None if price is None else price * self.placement.nodes
+
+    def price_summary(self) -> dict[str, Any] | None:
+        if self.market is None:
+            return None
+        price = self.usd_per_hour
+        return {
+            "usdPerHour": None if price is None else round(price, 4),
+            "region": self.market.region,
+            "spot": self.market.spot,
+            "source": self.market.source,
+        }
 
     @property
     def namespace(self) -> str:
@@ -165,6 +189,17 @@ class Plan:
                 "pool": self.placement.pool_name,
                 "nodeNames": list(self.placement.node_names),
             },
+            "spot": self.placement.spot,
+            "price": self.price_summary(),
+            "ranking": [
+                {
+                    "instanceType": o.sku.name,
+                    "nodes": o.nodes,
+                    "usdPerHour": None if o.usd_per_hour is None else round(o.usd_per_hour, 4),
+                    "quota": o.quota,
+                }
+                for o in (self.ranking.offers if self.ranking else [])
+            ],
             "fit": fit,
             **self._data_summary(),
             "warnings": self.warnings,
@@ -183,31 +218,65 @@ def _volume_text(volume: dict[str, Any] | None) -> str | None:
     return "volume"
 
 
-def _pick_sku(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, runtime: str | None, f: Fields) -> tuple[Sku, str]:
+def _fits(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, runtime: str | None) -> list[tuple[Sku, int]]:
+    """Every current NVIDIA SKU the workload fits on, with its node count."""
+    out: list[tuple[Sku, int]] = []
+    max_len = spec.inference.max_model_len if spec.inference else None
+    for sku in candidate_skus(catalog.skus.values()):
+        if spec.tuning is not None:
+            if estimate_tuning(preset, sku, spec.tuning.method).fits:
+                out.append((sku, 1))
+            continue
+        fit = (
+            estimate_inference(preset, sku, max_model_len=max_len)
+            if (runtime or "vllm") == "vllm"
+            else transformers_fit(preset, sku, spec.resource.count or 1)
+        )
+        if fit.fits:
+            out.append((sku, fit.nodes))
+    return out
+
+
+def _pick_sku(
+    spec: WorkspaceSpec,
+    preset: Preset,
+    catalog: Catalog,
+    runtime: str | None,
+    f: Fields,
+    market: Market | None,
+    no_market: str | None,
+) -> tuple[Sku, str, Ranking | None]:
     if spec.resource.instance_type:
         sku = catalog.sku(spec.resource.instance_type)
         assert sku is not None  # validate_spec checked it
-        return sku, "given"
+        return sku, "given", None
     max_len = spec.inference.max_model_len if spec.inference else None
-    if spec.tuning is not None:
-        best_tuning = smallest_tuning_sku(preset, catalog.skus.values(), spec.tuning.method)
-        if best_tuning is None:
+    fits = _fits(spec, preset, catalog, runtime)
+    if not fits:
+        if spec.tuning is not None:
             raise InvalidInput(
                 f("resource.instanceType"),
                 f"no current GPU SKU fits {spec.tuning.method} tuning of {preset.name}",
                 None,
             )
-        return best_tuning[0], "smallest current SKU that fits"
-    best = smallest_inference_sku(
-        preset, catalog.skus.values(), runtime=runtime or "vllm", max_model_len=max_len, count=spec.resource.count or 1
-    )
-    if best is None:
         raise InvalidInput(
             f("resource.instanceType"),
             f"no current GPU SKU fits {preset.name}" + (f" at max-model-len {max_len}" if max_len else ""),
             "lower --max-model-len" if max_len else None,
         )
-    return best[0], "smallest current SKU that fits"
+    ranking = rank_offers(fits, market, reason=no_market)
+    chosen = ranking.chosen
+    if chosen is None:
+        assert market is not None  # without a market no offer is short of quota
+        first = ranking.offers[0]
+        raise CloudError(
+            f"no SKU that fits {preset.name} has enough free vCPU quota in {market.region}: "
+            + "; ".join(str(o.quota_detail) for o in ranking.offers[:3]),
+            code="QuotaExceeded",
+            hint=f"request more vCPU quota for {first.sku.quota_family or first.sku.name} in {market.region} "
+            "(portal: Quotas → Compute, or `az quota update`), or pass --instance-type",
+        )
+    return chosen.sku, ranking.basis, ranking
 
 
 def _fitting_alternatives(spec: WorkspaceSpec, preset: Preset, catalog: Catalog, runtime: str | None) -> list[str]:
@@ -247,8 +316,14 @@ def build_plan(
     placement_mode: PlacementMode | None = None,
     bypass_resource_checks: bool = False,
     sku_override: Sku | None = None,
+    market: Market | None = None,
+    no_market: str | None = None,
+    spot: bool = False,
 ) -> Plan:
-    """Validate the spec and decide SKU, node count and placement. Raises InvalidInput; never does I/O."""
+    """Validate the spec and decide SKU, node count and placement. Raises InvalidInput; never does I/O.
+
+    Without --instance-type the SKU is the first of the ranking: by price × nodes within the free quota when
+    `market` has prices, by GPU memory otherwise (`no_market` says why there is no market)."""
     findings = validate_spec(spec, catalog)
     warnings = findings.warnings
     f = Fields(spec.source, spec.mode)
@@ -261,11 +336,14 @@ def build_plan(
     if spec.inference is not None:
         runtime = spec.inference.runtime or ("vllm" if "vllm" in preset.runtimes else preset.runtimes[0])
 
+    ranking: Ranking | None = None
     if sku_override is not None:
         # Existing nodes decide the GPU configuration (their instance type, or GPU feature discovery labels).
         sku, sku_choice = sku_override, "the chosen nodes'"
     else:
-        sku, sku_choice = _pick_sku(spec, preset, catalog, runtime, f)
+        sku, sku_choice, ranking = _pick_sku(spec, preset, catalog, runtime, f, market, no_market)
+    if ranking is not None:
+        notes.extend(ranking.notes)
     alternatives: list[str] = []
     if not sku.current:
         alternatives = _fitting_alternatives(spec, preset, catalog, runtime)
@@ -279,6 +357,17 @@ def build_plan(
 
     fit = _size(spec, preset, catalog, runtime, sku, f, bypass, alternatives, warnings, notes)
     placement = _placement(spec, namespace, placement_mode, fit.nodes, findings.blockers, f)
+    if spot and placement.mode == "pool":
+        placement = replace(placement, spot=True)
+        if spec.tuning is not None:
+            warnings.append(
+                "--spot: Azure may evict Spot nodes at any time; an evicted tuning Job loses the progress since its "
+                "last checkpoint (re-run the same command to start again)"
+            )
+        else:
+            warnings.append("--spot: Azure may evict Spot nodes at any time; the model is down until nodes return")
+    elif spot:
+        warnings.append("--spot applies to the AKS node pool kaitoctl creates; ignored on existing nodes")
 
     resolved = replace(spec, namespace=namespace, resource=replace(spec.resource, instance_type=sku.name))
     if resolved.inference is not None:
@@ -296,6 +385,8 @@ def build_plan(
         notes=notes,
         alternatives=fit.alternatives,
         blockers=findings.blockers,
+        ranking=ranking,
+        market=market,
     )
 
 

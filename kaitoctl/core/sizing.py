@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kaitoctl.core.catalog import Preset, Sku
+from kaitoctl.core.ranking import gpu_memory_key
 
 GIB = 1024**3
 
@@ -250,9 +251,8 @@ def estimate_tuning(
 # ---- choosing a SKU -----------------------------------------------------------------------------------------
 
 
-def _cost_key(sku: Sku, nodes: int) -> tuple[bool, float, int, int]:
-    # Prefer one node (no Ray), then the least GPU memory bought, then fewer vCPUs (a proxy for price).
-    return (nodes > 1, nodes * sku.total_gpu_memory_gib, nodes * sku.vcpus, nodes * sku.gpus)
+# Prefer one node (no Ray), then the least GPU memory bought, then fewer vCPUs: the order without prices.
+_cost_key = gpu_memory_key
 
 
 def candidate_skus(skus: Iterable[Sku]) -> list[Sku]:

@@ -32,6 +32,7 @@ class RunOptions:
     no_device_plugin: bool = False
     # tune --input-file: the checked, hashed local files (ops.upload.LocalInput), uploaded before the Job starts.
     upload: Any = None
+    spot: bool = False  # the pool kaitoctl creates is a Spot pool
     # The -o json result object being built (None unless -o json on a real run).
     result: dict[str, Any] | None = None
     # Asks the user (a terminal, no -y) before money is spent or a workspace is deleted: the question in, yes/no

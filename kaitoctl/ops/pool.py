@@ -30,6 +30,7 @@ from kaitoctl.core.naming import (
     POOL_TAG_WORKSPACE,
 )
 from kaitoctl.core.plan import Plan
+from kaitoctl.core.ranking import REGIONAL_USAGE, SPOT_USAGE, find_usage, quota_key
 from kaitoctl.core.render import render_device_plugin
 from kaitoctl.ops.interfaces import AksApi, KubeApi
 from kaitoctl.ops.options import RunOptions
@@ -44,6 +45,11 @@ OS_SKU = "Ubuntu"
 # Read back from an existing pool and sent again unchanged: AKS refuses to change them in place
 # (PropertyChangeNotAllowed, e.g. hashicorp/terraform-provider-azurerm#26730 for osSKU).
 KEPT_ON_UPDATE = ("vnetSubnetID", "podSubnetID", "osDiskType")
+# A Spot pool (learn.microsoft.com/azure/aks/spot-node-pool; ManagedClusterAgentPoolProfileProperties in
+# azure-rest-api-specs specification/containerservice/resource-manager/Microsoft.ContainerService/aks): evicted nodes
+# are deleted (Deallocate would keep counting against the quota), and -1 pays up to the on-demand price, so nodes
+# are never evicted for price, only for capacity. Neither can change after the pool is created.
+SPOT_PROPERTIES = {"scaleSetPriority": "Spot", "scaleSetEvictionPolicy": "Delete", "spotMaxPrice": -1}
 
 
 def az_default_subscription() -> str | None:
@@ -132,23 +138,10 @@ def pool_body(plan: Plan, extra: dict[str, Any] | None = None) -> dict[str, Any]
         "nodeTaints": [f"{GPU_TAINT_KEY}={GPU_TAINT_VALUE}:NoSchedule"],
         "tags": {POOL_TAG_MANAGED_BY: MANAGED_BY, POOL_TAG_WORKSPACE: f"{plan.namespace}/{plan.spec.name}"},
     }
+    if plan.placement.spot:
+        props.update(SPOT_PROPERTIES)
     props.update(extra or {})
     return {"properties": props}
-
-
-def quota_key(name: str) -> str:
-    """A usage name as kaitoctl compares it: Azure spells one family `StandardNCADSA100v4Family`,
-    `standardNCADSA100v4Family` or `Standard NDASv4_A100 Family` depending on API version and tool."""
-    return re.sub(r"[\s_]", "", name).lower()
-
-
-def find_usage(usages: dict[str, tuple[int, int]], family: str) -> tuple[str, tuple[int, int]] | None:
-    """The usage row of a quota family (Azure's name and (current, limit)), ignoring case, spaces and `_`."""
-    wanted = quota_key(family)
-    for name, value in usages.items():
-        if quota_key(name) == wanted:
-            return name, value
-    return None
 
 
 def subnets_of(cluster: dict[str, Any]) -> dict[str, str]:
@@ -388,12 +381,13 @@ class PoolOperations:
             self._check_existing(plan, name, props)
         self._check_quota(plan)
         if progress is not None:
-            price, status = price_lookup(plan.sku.name, self.location)
+            spot = plan.placement.spot
+            price, status = price_lookup(plan.sku.name, self.location, spot=spot)
             if price is not None:
                 self.price_per_hour = price * plan.placement.nodes
                 progress.info(
                     f"cost: ${price * plan.placement.nodes:.2f}/h for {plan.placement.nodes} × {plan.sku.name} in "
-                    f"{self.location} (pay-as-you-go retail price)"
+                    f"{self.location} ({'Spot' if spot else 'pay-as-you-go'} retail price)"
                 )
             elif status == "unlisted":
                 progress.info(f"cost: no Azure retail price listed for {plan.sku.name} in {self.location}")
@@ -434,6 +428,11 @@ class PoolOperations:
         fixed: list[tuple[str, str, str]] = []
         if str(props.get("vmSize", "")).lower() != plan.sku.name.lower():
             fixed.append(("--instance-type", f"runs {props.get('vmSize')}", "a pool's VM size cannot change"))
+        priority = str(props.get("scaleSetPriority") or "Regular")
+        if (priority.lower() == "spot") != plan.placement.spot:
+            wanted_priority = "Spot" if plan.placement.spot else "Regular"
+            why = f"a pool's priority cannot change to {wanted_priority}"
+            fixed.append(("--spot", f"has {priority} priority", why))
         if str(props.get("osSKU") or OS_SKU).lower() != OS_SKU.lower():
             fixed.append(("osSKU", f"runs OS SKU {props.get('osSKU')}", f"kaitoctl's GPU pools run {OS_SKU}"))
         disk = int(props.get("osDiskSizeGB") or 0)
@@ -501,6 +500,33 @@ class PoolOperations:
                 f"({USAGES_ACTION} at subscription scope); Azure will refuse the pool if the quota is short"
             )
             return
+        if plan.placement.spot:
+            checks = self._spot_quota(usages, freed_total)
+        else:
+            checks = self._regular_quota(plan, usages, freed_total, freed_family)
+        for key, label, (used, limit) in checks:
+            if used + needed > limit:
+                raise CloudError(
+                    f"not enough {label} in {self.location}: {plan.placement.nodes} × {plan.sku.name} needs "
+                    f"{needed} more, {limit - used} of {limit} left (in use: {used})",
+                    code="QuotaExceeded",
+                    hint=f"request at least {used + needed} for {key} in {self.location} "
+                    f"(portal: Quotas → Compute, or `az quota update`), or choose another --instance-type",
+                )
+
+    def _spot_quota(self, usages: dict[str, tuple[int, int]], freed: int) -> list[tuple[str, str, tuple[int, int]]]:
+        """Spot VMs count against the region's low-priority vCPU quota, not their family's."""
+        found = find_usage(usages, SPOT_USAGE)
+        if found is None:
+            self._warn(f"Spot vCPU quota not checked: Azure lists no {SPOT_USAGE} usage in {self.location}")
+            return []
+        return [(found[0], "Spot (low-priority) vCPUs", (found[1][0] - freed, found[1][1]))]
+
+    def _regular_quota(
+        self, plan: Plan, usages: dict[str, tuple[int, int]], freed_total: int, freed_family: int
+    ) -> list[tuple[str, str, tuple[int, int]]]:
+        """The family's vCPUs and the region's total: (usage name, label, (in use after what is freed, limit))."""
+        family = plan.sku.quota_family
         checks: list[tuple[str, str, tuple[int, int]]] = []
         if family:
             found = find_usage(usages, family)
@@ -513,20 +539,12 @@ class PoolOperations:
                 checks.append((found[0], f"{found[0]} vCPUs", (found[1][0] - freed_family, found[1][1])))
         else:
             self._warn(f"vCPU quota of {plan.sku.name}'s family not checked: the catalog names no quota family")
-        regional = find_usage(usages, "cores")
+        regional = find_usage(usages, REGIONAL_USAGE)
         if regional is None:
             self._warn(f"total regional vCPU quota not checked: Azure lists no 'cores' usage in {self.location}")
         else:
             checks.append((regional[0], "total regional vCPUs", (regional[1][0] - freed_total, regional[1][1])))
-        for key, label, (used, limit) in checks:
-            if used + needed > limit:
-                raise CloudError(
-                    f"not enough {label} in {self.location}: {plan.placement.nodes} × {plan.sku.name} needs "
-                    f"{needed} more, {limit - used} of {limit} left (in use: {used})",
-                    code="QuotaExceeded",
-                    hint=f"request at least {used + needed} for {key} in {self.location} "
-                    f"(portal: Quotas → Compute, or `az quota update`), or choose another --instance-type",
-                )
+        return checks
 
     def body(self, plan: Plan) -> dict[str, Any]:
         """The PUT body. An adopted pool keeps its taints, its other labels and tags, and at least its count."""

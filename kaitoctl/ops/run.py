@@ -41,6 +41,7 @@ from kaitoctl.ops.wait import Waiter, WaitOutcome, WaitTarget
 
 if TYPE_CHECKING:
     from kaitoctl.adapters.aks import AksTarget
+    from kaitoctl.core.ranking import Market
     from kaitoctl.ops.pool import PoolOperations
     from kaitoctl.ops.readahead import ListQuery
 
@@ -422,7 +423,13 @@ def run_workspace(
         record = pool.submit(kube.get, record_path)
         namespace_read = pool.submit(kube.get, resource_path("v1", "Namespace", name=namespace))
         where = resolve_placement(spec, opts, kube, catalog)
-        plan = plan_for(spec, opts, catalog, where)
+        market, no_market = None, None
+        azure_api: AksApi | None = None
+        if where.aks_target is not None:
+            azure_api = _aks_api(where.aks_target, aks)
+            if not spec.resource.instance_type:
+                spec, market, no_market = choose_market(spec, record.result(), azure_api, catalog, opts)
+        plan = plan_for(spec, opts, catalog, where, market, no_market)
         result["plan"] = plan.summary()
         _raise_first(plan.blockers)
 
@@ -452,7 +459,7 @@ def run_workspace(
         return result
     objects = preflight(run, where, catalog)
     if where.aks_target is not None:
-        run.pool = pool_preflight(run, where.aks_target, catalog, aks)
+        run.pool = pool_preflight(run, where.aks_target, catalog, (lambda _t: azure_api) if azure_api else aks)
         record_adoption(run, objects)
         price = run.pool.price_per_hour
         result["pool"] = {
@@ -463,6 +470,15 @@ def run_workspace(
     ask_consent(run, objects)
 
     return write_and_wait(run, objects, result)
+
+
+def _aks_api(target: AksTarget, aks: Callable[[AksTarget], AksApi] | None) -> AksApi:
+    """One Azure client per run: the SKU ranking and the pool share its credential (one `az` token call)."""
+    if aks is not None:
+        return aks(target)
+    from kaitoctl.adapters.aks import Aks
+
+    return Aks(target)
 
 
 # Pool actions that start (or raise) GPU spending: each asks first on a terminal.
@@ -540,7 +556,14 @@ def _raise_first(blockers: list[InvalidInput]) -> None:
         raise blockers[0]
 
 
-def plan_for(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, where: PlacementChoice) -> Plan:
+def plan_for(
+    spec: WorkspaceSpec,
+    opts: RunOptions,
+    catalog: Catalog,
+    where: PlacementChoice,
+    market: Market | None = None,
+    no_market: str | None = None,
+) -> Plan:
     """The plan, sized against the chosen nodes' GPUs when the pods go to existing nodes."""
     return build_plan(
         spec,
@@ -548,7 +571,25 @@ def plan_for(spec: WorkspaceSpec, opts: RunOptions, catalog: Catalog, where: Pla
         placement_mode=where.mode,
         bypass_resource_checks=opts.bypass_resource_checks,
         sku_override=where.sku,
+        market=market,
+        no_market=no_market,
+        spot=opts.spot,
     )
+
+
+def choose_market(
+    spec: WorkspaceSpec, existing: WorkspaceRecord | None, aks: AksApi, catalog: Catalog, opts: RunOptions
+) -> tuple[WorkspaceSpec, Market | None, str | None]:
+    """Without --instance-type a new pool's SKU is ranked by price and free quota. A re-run keeps the SKU of the
+    last run (a pool's VM size cannot change, and the ranking may have moved since)."""
+    from kaitoctl.core.sizing import candidate_skus
+    from kaitoctl.ops.market import live_market
+
+    last = existing.spec.resource.instance_type if existing is not None else None
+    if last:
+        return replace(spec, resource=replace(spec.resource, instance_type=last)), None, None
+    market, why = live_market(aks, candidate_skus(catalog.skus.values()), spot=opts.spot)
+    return spec, market, why
 
 
 def check_changes(existing: WorkspaceRecord | None, plan: Plan, opts: RunOptions) -> list[str]:

@@ -49,6 +49,7 @@ def test_presets_show_gives_facts_and_fit() -> None:
         "sku": "Standard_NV36ads_A10_v5",
         "vllm": {"fits": True, "nodes": 1},
         "tuning": {"lora": {"fits": True, "gibPerGPU": 12.3}, "qlora": {"fits": True, "gibPerGPU": 4.4}},
+        "usdPerHour": None,  # nothing cached (tests start with an empty price cache)
     }
     full = json.loads(runner.invoke(app, ["presets", "show", "phi-3", "--max-model-len", "131072", "-o", "json"]).stdout)
     by_sku = {row["sku"]: row["vllm"] for row in full["fit"]}
