@@ -200,6 +200,10 @@ class Aks:
         base = CLOUDS.get(self.target.cloud, CLOUDS["azurecloud"])[0]
         return [f"{base}/.default"]
 
+    def check_token(self) -> None:
+        """Get an ARM token now (doctor); a CloudError says why no credential works."""
+        self._call("getting an Azure token", lambda: self.credential().get_token(*self._scopes()))
+
     @property
     def containers(self) -> Any:
         if self._containers is None:

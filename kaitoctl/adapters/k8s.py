@@ -401,6 +401,28 @@ class Kube:
         log.info("exec %s/%s %s -> %s", namespace, pod, command[0], code)
         return int(code if code is not None else -1), out.decode(errors="replace"), err.decode(errors="replace")
 
+    def can_i(self, verb: str, group: str, resource: str, namespace: str | None = None) -> tuple[bool, str]:
+        """`kubectl auth can-i` for the current user: a SelfSubjectAccessReview (any authenticated user may create
+        one). `resource` may carry a subresource ("pods/log"). Returns (allowed, the authorizer's reason)."""
+        plural, _, sub = resource.partition("/")
+        attributes = {"verb": verb, "group": group, "resource": plural}
+        if sub:
+            attributes["subresource"] = sub
+        if namespace:
+            attributes["namespace"] = namespace
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
+        status = self.create("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review).get("status") or {}
+        return bool(status.get("allowed")), str(status.get("reason") or status.get("evaluationError") or "")
+
+    def server_version(self) -> str:
+        """The API server's version (GET /version): the cheapest request that proves it answers us."""
+        data = self._send("GET", "/version")
+        return str(data.get("gitVersion") or "")
+
     def ensure_namespace(self, namespace: str) -> bool:
         """Create the namespace when missing. True if it was created."""
         if self.get(resource_path("v1", "Namespace", name=namespace)) is not None:

@@ -86,6 +86,11 @@ VERBS: dict[str, tuple[str, str, str]] = {
         "endpoint",
         "Serve a workspace's OpenAI API on 127.0.0.1 until Ctrl-C (through the API server, like chat).",
     ),
+    "doctor": (
+        "kaitoctl.cli.doctor",
+        "doctor",
+        "Check that kaitoctl can work here: kube context, RBAC, Azure, vCPU quota, device plugin, free GPUs.",
+    ),
     "version": (
         "kaitoctl.cli.version",
         "version",

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     INVALID_INPUT = 2  # bad flags or Workspace YAML; nothing was written
     TIMEOUT = 3  # --timeout passed before the workspace was ready
     CLOUD = 4  # Azure said no: quota, SKU availability, throttling, credentials, failed pool operation
+    BLOCKED = 5  # `kaitoctl doctor` found a blocker: a check failed that stops kaitoctl from working here
     INTERRUPTED = 130  # Ctrl-C / SIGINT (128 + 2, as shells report it)
 
 
@@ -115,6 +116,19 @@ class CloudError(KaitoctlError):
     ) -> None:
         self.code = code
         super().__init__(message, hint=hint, reason=code or "CloudError", details=details)
+
+
+class Blocked(KaitoctlError):
+    """`kaitoctl doctor` found at least one blocker (each is a row of its table, with the fix)."""
+
+    exit_code = ExitCode.BLOCKED
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(
+            f"{len(names)} blocker(s): {', '.join(names)}",
+            hint="apply the fix shown for each failed check, then run `kaitoctl doctor` again",
+            reason="Blocked",
+        )
 
 
 class Declined(KaitoctlError):
