@@ -53,7 +53,9 @@ def test_deploy_creates_a_pool_and_lands_on_its_nodes(
     assert f"| cost | ${data['pool']['usdPerHour']:.2f}/h |" in summary and f"| node pool | {name} (create) |" in summary
     assert data["phases"][0]["name"] == "NodePool" and data["phases"][0]["status"] == "True"
     props = _pool_props(emu, name)
-    assert props["vmSize"] == A10 and props["count"] == 1 and props["mode"] == "User"
+    # Without --instance-type the cheapest SKU that fits (the emulator's prices; tests/e2e/test_sku_choice.py).
+    assert props["vmSize"] == data["plan"]["ranking"][0]["instanceType"] == data["plan"]["instanceType"]
+    assert props["count"] == 1 and props["mode"] == "User"
     assert props["nodeTaints"] == ["sku=gpu:NoSchedule"]
     assert props["nodeLabels"]["kaitoctl.io/workspace"] == "phi-3-mini-128k-instruct"
     assert not any(k.startswith("kaito.sh/") for k in props["nodeLabels"])
@@ -152,7 +154,8 @@ def test_quota_preflight_fails_fast_with_the_numbers(
     namespace: str, emu: Any, env: dict[str, str], cluster: Any
 ) -> None:
     emu.set_quota("standardNVADSA10v5Family", 24, current=0)
-    result = run(["deploy", "phi-3", "-n", namespace, "-o", "json"], env, timeout=60)
+    # A given size is checked, not ranked away (the ranking would pick one with free quota).
+    result = run(["deploy", "phi-3", "-n", namespace, "--instance-type", A10, "-o", "json"], env, timeout=60)
     assert result.returncode == 4
     error = result.json()["error"]
     assert error["reason"] == "QuotaExceeded"
