@@ -12,8 +12,6 @@ import json
 import logging
 import math
 import os
-import ssl
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -410,6 +408,8 @@ def _write_price_cache(key: str, price: float) -> None:
     cache[key] = {"usd_per_hour": price, "at": time.time()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".prices.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -470,6 +470,8 @@ def price_lookup(
         "and priceType eq 'Consumption'"
     )
     ca_bundle = os.environ.get("KAITOCTL_ARM_CA_BUNDLE")
+    import ssl  # here, not at the top: dry runs read the price cache from this module and never need TLS
+
     verify: Any = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
     try:
         response = httpx.get(f"{base}/api/retail/prices", params={"$filter": query}, timeout=timeout_s, verify=verify)
