@@ -230,6 +230,8 @@ def test_quota_short_families_warn_and_no_family_at_all_blocks() -> None:
     a100 = next(c for c in checks if c.name == "quota StandardNCADSA100v4Family")
     assert a100.status == "warn" and a100.detail == "10 of 100 vCPUs free; one Standard_NC24ads_A100_v4 needs 24"
     assert "GPU quota" not in statuses(checks)
+    usages["StandardNCADSA100v4Family"] = (76, 100)  # exactly one node's 24 vCPUs left
+    assert statuses(doctor.quota_checks(usages, CAT, "eastus"))["quota StandardNCADSA100v4Family"] == "ok"
     nothing = doctor.quota_checks(quota_for_all(0), CAT, "eastus")
     assert statuses(nothing)["GPU quota"] == "fail"
     regional_gone = {**quota_for_all(100), "cores": (1000, 1000)}

@@ -395,3 +395,20 @@ def test_a_first_run_ranks_with_the_live_market() -> None:
     assert spec.resource.instance_type is None and why is None
     assert found is not None and found.region == "westus3" and found.spot
     assert aks.calls == [("cluster",), ("usages", "westus3")]
+
+
+def test_a_multi_node_plan_costs_every_node() -> None:
+    big = deploy_spec("llama-3.3-70b-instruct", name="big", namespace="default", instance_type=A10.name)
+    plan = build_plan(big, CAT, placement_mode="pool", market=market({A10.name: 2.0}))
+    assert plan.placement.nodes > 1 and plan.usd_per_hour == 2.0 * plan.placement.nodes
+
+
+def test_the_environment_wins_over_az_config_and_the_cache(
+    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache(cache_dir, {f"westus2/{A100.name.lower()}": 3.0})
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "config").write_text("[defaults]\nlocation = SwedenCentral\n")
+    assert ops_market.default_region() == ("swedencentral", "az config defaults.location")
+    monkeypatch.setenv("AZURE_DEFAULTS_LOCATION", "uksouth")
+    assert ops_market.default_region() == ("uksouth", "AZURE_DEFAULTS_LOCATION")
