@@ -165,6 +165,9 @@ class KubeSide:
         }
         taints = [t for t in (parse_taint(s) for s in nodes.taints) if t is not None]
         if nodes.spot:
+            # A Spot pool's nodes carry the label kubernetes.azure.com/scalesetpriority=spot and the taint
+            # kubernetes.azure.com/scalesetpriority=spot:NoSchedule (learn.microsoft.com/azure/aks/spot-node-pool,
+            # "Limitations").
             labels["kubernetes.azure.com/scalesetpriority"] = "spot"
             taints.append({"key": "kubernetes.azure.com/scalesetpriority", "value": "spot", "effect": "NoSchedule"})
         labels.update(nodes.labels)

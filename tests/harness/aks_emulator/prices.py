@@ -74,6 +74,9 @@ def all_items() -> tuple[dict[str, Any], ...]:
             }
             variants = [
                 ("Consumption", f"Virtual Machines {series} Series", words, linux, None),
+                # Spot meters carry "Spot" in skuName and meterName (the Retail Prices API page,
+                # learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices, filters them with
+                # contains(meterName, 'Spot')); the 0.2 factor is made up.
                 (
                     "Consumption",
                     f"Virtual Machines {series} Series",
