@@ -429,7 +429,9 @@ def linux_payg_prices(items: list[dict[str, Any]], *, spot: bool = False) -> lis
     The API lists, for one armSkuName, Windows meters (productName "... Series Windows", skuName/meterName
     "... Win"), Cloud Services meters, Spot and Low Priority meters, and some zero-priced meters; none of them is
     what a Linux agent pool costs (learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices).
-    Spot meters carry "Spot" in skuName and meterName (that page filters them with `contains(meterName, 'Spot')`).
+    Spot meters carry "Spot" in skuName and meterName ("NC24ads A100 v4 Spot"), the convention public tools filter
+    on (e.g. gist.github.com/JustinGrote/17341170ba16347ee24d5953ff3a33db: `contains(skuName,'Spot')`); not checked
+    against the live API here.
     """
     out: list[float] = []
     for item in items:

@@ -74,9 +74,9 @@ def all_items() -> tuple[dict[str, Any], ...]:
             }
             variants = [
                 ("Consumption", f"Virtual Machines {series} Series", words, linux, None),
-                # Spot meters carry "Spot" in skuName and meterName (the Retail Prices API page,
-                # learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices, filters them with
-                # contains(meterName, 'Spot')); the 0.2 factor is made up.
+                # Spot meters carry "Spot" in skuName and meterName, as public tools filter them
+                # (gist.github.com/JustinGrote/17341170ba16347ee24d5953ff3a33db, `contains(skuName,'Spot')`);
+                # unverified against the live API. The 0.2 factor is made up.
                 (
                     "Consumption",
                     f"Virtual Machines {series} Series",
