@@ -14,9 +14,9 @@ from typing import Literal
 
 from kaitoctl.core.catalog import Sku
 
-# The Compute usages row for the whole region, and the one Spot VMs draw on instead of their family's
-# ("Total Regional Low-priority vCPUs" as `az vm list-usage` prints it; Spot uses the low-priority quota,
-# learn.microsoft.com/azure/virtual-machines/spot-vms, "Pricing"/quota notes; the row's name is unverified here).
+# The Compute usages row for the whole region, and the one Spot VMs draw on instead of their family's: Azure
+# refuses a Spot VM with "exceeding approved LowPriorityCores quota", and public tools read a regional
+# `lowPriorityCores` row from the usages list; the row's exact name is not verified against a Microsoft document.
 REGIONAL_USAGE = "cores"
 SPOT_USAGE = "lowPriorityCores"
 
