@@ -135,9 +135,13 @@ def rbac_checks(kube: DoctorKube, namespace: str, access: list[Access] | None = 
 
 def gpu_checks(kube: KubeApi, *, azure_target: bool) -> list[Check]:
     """The NVIDIA device plugin, the GPU nodes and how many of their GPUs are free."""
+    return [device_plugin_check(kube), gpu_nodes_check(kube, azure_target=azure_target)]
+
+
+def device_plugin_check(kube: KubeApi) -> Check:
+    """Ours (or Kaito's: the same name) or NVIDIA's GPU operator."""
     from kaitoctl.adapters.k8s import resource_path
 
-    checks = []
     plugins, _ = kube.list(resource_path("apps/v1", "DaemonSet"), field_selector=f"metadata.name={DEVICE_PLUGIN}")
     operator, _ = kube.list(
         resource_path("apps/v1", "DaemonSet"), label_selector="app.kubernetes.io/managed-by=gpu-operator"
@@ -146,39 +150,37 @@ def gpu_checks(kube: KubeApi, *, azure_target: bool) -> list[Check]:
     if found:
         ds = found[0]
         meta, status = ds["metadata"], ds.get("status") or {}
-        checks.append(
-            Check(
-                "NVIDIA device plugin",
-                "ok",
-                f"DaemonSet {meta.get('namespace')}/{meta['name']}: {status.get('numberReady', 0)} of "
-                f"{status.get('desiredNumberScheduled', 0)} ready",
-            )
+        return Check(
+            "NVIDIA device plugin",
+            "ok",
+            f"DaemonSet {meta.get('namespace')}/{meta['name']}: {status.get('numberReady', 0)} of "
+            f"{status.get('desiredNumberScheduled', 0)} ready",
         )
-    else:
-        checks.append(
-            Check(
-                "NVIDIA device plugin",
-                "warn",
-                "not installed: GPU nodes advertise no nvidia.com/gpu without it",
-                "kaitoctl installs it with the first pool it creates (unless --no-device-plugin); on existing "
-                "nodes install it (or NVIDIA's GPU operator) yourself",
-            )
-        )
+    return Check(
+        "NVIDIA device plugin",
+        "warn",
+        "not installed: GPU nodes advertise no nvidia.com/gpu without it",
+        "kaitoctl installs it with the first pool it creates (unless --no-device-plugin); on existing "
+        "nodes install it (or NVIDIA's GPU operator) yourself",
+    )
+
+
+def gpu_nodes_check(kube: KubeApi, *, azure_target: bool) -> Check:
+    """Nodes with allocatable nvidia.com/gpu, and how many GPUs no running pod requests."""
+    from kaitoctl.adapters.k8s import resource_path
+
     nodes, _ = kube.list(resource_path("v1", "Node"))
     gpu_nodes = [n for n in nodes if cond.node_gpus(n) > 0]
     if not gpu_nodes:
-        checks.append(
-            Check(
-                "GPU nodes",
-                "ok" if azure_target else "fail",
-                "none yet" + (": kaitoctl creates an AKS pool for each workspace" if azure_target else ""),
-                None
-                if azure_target
-                else "point kaitoctl at the AKS cluster (an AKS kube context, or --resource-group and --cluster) "
-                "so it can create GPU pools, or add GPU nodes with the device plugin",
-            )
+        return Check(
+            "GPU nodes",
+            "ok" if azure_target else "fail",
+            "none yet" + (": kaitoctl creates an AKS pool for each workspace" if azure_target else ""),
+            None
+            if azure_target
+            else "point kaitoctl at the AKS cluster (an AKS kube context, or --resource-group and --cluster) "
+            "so it can create GPU pools, or add GPU nodes with the device plugin",
         )
-        return checks
     pods, _ = kube.list(resource_path("v1", "Pod"), field_selector="status.phase!=Succeeded,status.phase!=Failed")
     used: dict[str, int] = {}
     for pod in pods:
@@ -197,15 +199,12 @@ def gpu_checks(kube: KubeApi, *, azure_target: bool) -> list[Check]:
     sizes = sorted(
         {str((n["metadata"].get("labels") or {}).get("node.kubernetes.io/instance-type", "?")) for n in gpu_nodes}
     )
-    checks.append(
-        Check(
-            "GPU nodes",
-            "ok" if free or azure_target else "warn",
-            f"{len(gpu_nodes)} ({ready} Ready; {', '.join(sizes)}), {free} of {total} GPUs free",
-            None if free or azure_target else "free GPUs (`kaitoctl delete` a workspace) or add GPU nodes",
-        )
+    return Check(
+        "GPU nodes",
+        "ok" if free or azure_target else "warn",
+        f"{len(gpu_nodes)} ({ready} Ready; {', '.join(sizes)}), {free} of {total} GPUs free",
+        None if free or azure_target else "free GPUs (`kaitoctl delete` a workspace) or add GPU nodes",
     )
-    return checks
 
 
 # ---- Azure --------------------------------------------------------------------------------------------------------

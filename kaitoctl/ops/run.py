@@ -581,12 +581,12 @@ def choose_market(
     spec: WorkspaceSpec, existing: WorkspaceRecord | None, aks: AksApi, catalog: Catalog, opts: RunOptions
 ) -> tuple[WorkspaceSpec, Market | None, str | None]:
     """Without --instance-type a new pool's SKU is ranked by price and free quota. A re-run keeps the SKU of the
-    last run (a pool's VM size cannot change, and the ranking may have moved since)."""
+    last run (a pool's VM size cannot change, and the ranking may have moved since); --recreate ranks again."""
     from kaitoctl.core.sizing import candidate_skus
     from kaitoctl.ops.market import live_market
 
     last = existing.spec.resource.instance_type if existing is not None else None
-    if last:
+    if last and not opts.recreate:
         return replace(spec, resource=replace(spec.resource, instance_type=last)), None, None
     market, why = live_market(aks, candidate_skus(catalog.skus.values()), spot=opts.spot)
     return spec, market, why

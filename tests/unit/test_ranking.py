@@ -412,3 +412,14 @@ def test_the_environment_wins_over_az_config_and_the_cache(
     assert ops_market.default_region() == ("swedencentral", "az config defaults.location")
     monkeypatch.setenv("AZURE_DEFAULTS_LOCATION", "uksouth")
     assert ops_market.default_region() == ("uksouth", "AZURE_DEFAULTS_LOCATION")
+
+
+def test_recreate_ranks_again() -> None:
+    from kaitoctl.ops.options import RunOptions
+    from kaitoctl.ops.run import choose_market
+    from tests.unit.test_ops_run import store_record
+
+    existing = store_record(FakeKube(), phi3())
+    aks = FakeAks()
+    spec, found, _ = choose_market(phi3(), existing, aks, CAT, RunOptions(recreate=True))
+    assert spec.resource.instance_type is None and found is not None and aks.calls[0] == ("cluster",)
