@@ -138,5 +138,5 @@ def test_dry_run_and_presets_show_use_the_cached_prices_without_azure(
     assert f"{A100}: 1 ×" in after.stderr and "cost" in after.stderr and "eastus, cached retail prices" in after.stderr
     shown = run(["presets", "show", "phi-3"], env).check()
     rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines() if line.startswith("Standard_")}
-    assert rows[A100][-1] != "unknown" and "(the region priced last; cached)" in shown.stdout
+    assert rows[A100][-1] != "unknown" and "(the region priced last; cached" in shown.stdout
     assert len(emu.requests()) == count  # neither asked Azure
