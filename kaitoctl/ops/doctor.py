@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from kaitoctl.core import conditions as cond
 from kaitoctl.core.catalog import Catalog
-from kaitoctl.core.errors import CloudError, KaitoctlError
+from kaitoctl.core.errors import CloudError, KaitoctlError, OperationFailed
 from kaitoctl.core.ranking import REGIONAL_USAGE, SPOT_USAGE, find_usage
 from kaitoctl.core.rbac import CLUSTER_ROLE, WORKSPACES_ROLE, Access, required_access
 from kaitoctl.core.sizing import candidate_skus
@@ -135,7 +135,20 @@ def rbac_checks(kube: DoctorKube, namespace: str, access: list[Access] | None = 
 
 def gpu_checks(kube: KubeApi, *, azure_target: bool) -> list[Check]:
     """The NVIDIA device plugin, the GPU nodes and how many of their GPUs are free."""
-    return [device_plugin_check(kube), gpu_nodes_check(kube, azure_target=azure_target)]
+    return [
+        _unless_forbidden("NVIDIA device plugin", lambda: device_plugin_check(kube)),
+        _unless_forbidden("GPU nodes", lambda: gpu_nodes_check(kube, azure_target=azure_target)),
+    ]
+
+
+def _unless_forbidden(name: str, check: Callable[[], Check]) -> Check:
+    """A check whose reads RBAC refuses is not run (the RBAC rows say what is missing), not a crash."""
+    try:
+        return check()
+    except OperationFailed as error:
+        if error.reason != "Forbidden":
+            raise
+        return Check(name, "skip", f"not checked: {error.message}", "see the RBAC rows above")
 
 
 def device_plugin_check(kube: KubeApi) -> Check:

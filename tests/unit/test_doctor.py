@@ -280,3 +280,17 @@ def test_cli_exit_code_and_json_report(tmp_path: Path) -> None:
     from tests.unit.test_json_schema import validate
 
     validate(data)
+
+
+def test_gpu_checks_the_user_may_not_read_are_skipped_not_a_crash() -> None:
+    from kaitoctl.core.errors import OperationFailed
+
+    kube = DoctorKube()
+    forbidden = OperationFailed("forbidden: nodes is forbidden", reason="Forbidden")
+    kube.fail_list["/api/v1/nodes"] = [forbidden]
+    kube.fail_list["/apis/apps/v1/daemonsets"] = [forbidden]
+    checks = doctor.gpu_checks(kube, azure_target=False)
+    assert [(c.name, c.status, c.fix) for c in checks] == [
+        ("NVIDIA device plugin", "skip", "see the RBAC rows above"),
+        ("GPU nodes", "skip", "see the RBAC rows above"),
+    ]
