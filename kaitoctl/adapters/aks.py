@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -400,9 +401,19 @@ def cached_regions() -> list[str]:
     return sorted(newest, key=lambda r: -newest[r])
 
 
+# Prices are looked up in parallel threads (the SKU ranking): each read-modify-write of the cache holds this, so
+# one thread's entry is not lost to another's write.
+_CACHE_LOCK = threading.Lock()
+
+
 def _write_price_cache(key: str, price: float) -> None:
     """Atomic: a temporary file in the same directory, then os.replace, so a concurrent reader or a crash mid-write
     never sees half a file."""
+    with _CACHE_LOCK:
+        _write_price_entry(key, price)
+
+
+def _write_price_entry(key: str, price: float) -> None:
     path = _price_cache_path()
     cache = _read_price_cache()
     cache[key] = {"usd_per_hour": price, "at": time.time()}

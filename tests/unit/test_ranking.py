@@ -423,3 +423,12 @@ def test_recreate_ranks_again() -> None:
     aks = FakeAks()
     spec, found, _ = choose_market(phi3(), existing, aks, CAT, RunOptions(recreate=True))
     assert spec.resource.instance_type is None and found is not None and aks.calls[0] == ("cluster",)
+
+
+def test_prices_written_from_parallel_lookups_are_all_kept(cache_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    keys = [f"eastus/sku{i}" for i in range(24)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda k: azure._write_price_cache(k, 1.0), keys))
+    assert sorted(json.loads((cache_dir / "kaitoctl" / "prices.json").read_text())) == sorted(keys)
