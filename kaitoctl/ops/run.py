@@ -428,7 +428,9 @@ def run_workspace(
         if where.aks_target is not None:
             azure_api = _aks_api(where.aks_target, aks)
             if not spec.resource.instance_type:
-                spec, market, no_market = choose_market(spec, record.result(), azure_api, catalog, opts)
+                last = record.result()
+                last_record = cluster.parse_record(last) if last else None
+                spec, market, no_market = choose_market(spec, last_record, azure_api, catalog, opts)
         plan = plan_for(spec, opts, catalog, where, market, no_market)
         result["plan"] = plan.summary()
         _raise_first(plan.blockers)
