@@ -24,7 +24,7 @@ from tests.unit.helpers import FIXTURES
 runner = CliRunner()
 COOKBOOK = str(FIXTURES / "cookbook-tuning-phi-3.yaml")
 PHI4 = str(FIXTURES / "v1beta1-inference-phi-4-mini.yaml")
-VERBS = ["tune", "deploy", "apply", "render", "status", "logs", "delete", "stop", "start", "export", "chat", "eval", "endpoint", "version", "presets"]
+VERBS = ["tune", "deploy", "apply", "render", "status", "logs", "delete", "stop", "start", "export", "chat", "eval", "endpoint", "doctor", "version", "presets"]
 
 
 def kaitoctl(
