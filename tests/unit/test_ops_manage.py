@@ -67,7 +67,8 @@ def test_a_pool_run_creates_the_pool_and_waits_for_its_node() -> None:
     assert result["phases"][0]["message"] == f"agent pool {pool}: create"
     assert owner_of(aks.pools[pool]) == "default/phi"
     azure = [c[0] for c in aks.calls if c[0] in ("cluster", "get_pool", "usages", "begin_put_pool", "wait")]
-    assert azure == ["cluster", "get_pool", "usages", "begin_put_pool", "wait"]
+    # The SKU ranking reads the region and its usages first; the pool preflight then reads them again.
+    assert azure == ["cluster", "usages", "cluster", "get_pool", "usages", "begin_put_pool", "wait"]
     # Everything Azure is asked before the first write to the cluster.
     first_write = kube.calls.index(kube.writes()[0])
     assert kube.calls.index(("usages", "eastus")) < first_write
@@ -76,7 +77,8 @@ def test_a_pool_run_creates_the_pool_and_waits_for_its_node() -> None:
 def test_a_pool_run_refused_by_quota_writes_nothing() -> None:
     kube = FakeKube()
     aks = FakeAks(calls=kube.calls, quota={"standardNVADSA10v5Family": (0, 8)})
-    spec = helpers.deploy_spec("phi-3", name="phi", namespace=NS)
+    # A given size is checked against the quota (without one, the ranking would leave the A10 out).
+    spec = helpers.deploy_spec("phi-3", name="phi", namespace=NS, instance_type="Standard_NV36ads_A10_v5")
     from kaitoctl.core.errors import CloudError
 
     with pytest.raises(CloudError) as refused:
