@@ -583,11 +583,20 @@ def choose_market(
     spec: WorkspaceSpec, existing: WorkspaceRecord | None, aks: AksApi, catalog: Catalog, opts: RunOptions
 ) -> tuple[WorkspaceSpec, Market | None, str | None]:
     """Without --instance-type a new pool's SKU is ranked by price and free quota. A re-run keeps the SKU of the
-    last run (a pool's VM size cannot change, and the ranking may have moved since); --recreate ranks again."""
+    last run, or of the workspace's existing pool (a pool's VM size cannot change, and the ranking may have moved
+    since); --recreate ranks again."""
     from kaitoctl.core.sizing import candidate_skus
     from kaitoctl.ops.market import live_market
 
     last = existing.spec.resource.instance_type if existing is not None else None
+    if not last and not opts.recreate:
+        # The workspace's pool exists (adopted, or left by a run without a record): its VM size is fixed too.
+        from kaitoctl.core.naming import pool_name
+
+        pool = aks.get_pool(pool_name(spec.namespace or DEFAULT_NAMESPACE, spec.name))
+        props = ((pool or {}).get("properties") or pool or {}) if pool else {}
+        if props.get("provisioningState") != "Deleting" and catalog.sku(str(props.get("vmSize") or "")):
+            last = str(props["vmSize"])
     if last and not opts.recreate:
         return replace(spec, resource=replace(spec.resource, instance_type=last)), None, None
     market, why = live_market(aks, candidate_skus(catalog.skus.values()), spot=opts.spot)

@@ -67,8 +67,9 @@ def test_a_pool_run_creates_the_pool_and_waits_for_its_node() -> None:
     assert result["phases"][0]["message"] == f"agent pool {pool}: create"
     assert owner_of(aks.pools[pool]) == "default/phi"
     azure = [c[0] for c in aks.calls if c[0] in ("cluster", "get_pool", "usages", "begin_put_pool", "wait")]
-    # The SKU ranking reads the region and its usages first; the pool preflight then reads them again.
-    assert azure == ["cluster", "usages", "cluster", "get_pool", "usages", "begin_put_pool", "wait"]
+    # The SKU ranking looks for the workspace's pool, then reads the region and its usages; the pool preflight
+    # then reads them again.
+    assert azure == ["get_pool", "cluster", "usages", "cluster", "get_pool", "usages", "begin_put_pool", "wait"]
     # Everything Azure is asked before the first write to the cluster.
     first_write = kube.calls.index(kube.writes()[0])
     assert kube.calls.index(("usages", "eastus")) < first_write

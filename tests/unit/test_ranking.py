@@ -394,7 +394,25 @@ def test_a_first_run_ranks_with_the_live_market() -> None:
     spec, found, why = choose_market(phi3(), None, aks, CAT, RunOptions(spot=True))
     assert spec.resource.instance_type is None and why is None
     assert found is not None and found.region == "westus3" and found.spot
-    assert aks.calls == [("cluster",), ("usages", "westus3")]
+    from kaitoctl.core.naming import pool_name
+
+    assert aks.calls == [("get_pool", pool_name("default", "w")), ("cluster",), ("usages", "westus3")]
+
+
+def test_an_existing_pool_of_the_workspace_decides_the_sku() -> None:
+    from kaitoctl.core.naming import pool_name
+    from kaitoctl.ops.options import RunOptions
+    from kaitoctl.ops.run import choose_market
+
+    name = pool_name("default", "w")
+    theirs = {"properties": {"vmSize": H100.name, "count": 2, "provisioningState": "Succeeded"}}
+    aks = FakeAks(pools={name: theirs})
+    spec, found, _ = choose_market(phi3(), None, aks, CAT, RunOptions(adopt=True))
+    assert spec.resource.instance_type == H100.name and found is None
+    assert aks.calls == [("get_pool", name)]
+    going = FakeAks(pools={name: {"properties": {**theirs["properties"], "provisioningState": "Deleting"}}})
+    spec, found, _ = choose_market(phi3(), None, going, CAT, RunOptions())
+    assert spec.resource.instance_type is None and found is not None  # a pool being deleted decides nothing
 
 
 def test_a_multi_node_plan_costs_every_node() -> None:
@@ -422,7 +440,7 @@ def test_recreate_ranks_again() -> None:
     existing = store_record(FakeKube(), phi3())
     aks = FakeAks()
     spec, found, _ = choose_market(phi3(), existing, aks, CAT, RunOptions(recreate=True))
-    assert spec.resource.instance_type is None and found is not None and aks.calls[0] == ("cluster",)
+    assert spec.resource.instance_type is None and found is not None and aks.calls[0] == ("cluster",)  # no pool read
 
 
 def test_prices_written_from_parallel_lookups_are_all_kept(cache_dir: Path) -> None:
