@@ -359,7 +359,8 @@ def test_a_pool_without_a_record_is_listed_by_status_and_released_by_delete(
     cluster: Any, namespace: str, emu: Any, env: dict[str, str]
 ) -> None:
     workspace = "phi-3-mini-128k-instruct"
-    run(["deploy", "phi-3", "-n", namespace], env, timeout=120).check()
+    # A given size (without one the SKU ranking picks the cheapest by the emulator's prices).
+    run(["deploy", "phi-3", "-n", namespace, "--instance-type", A10], env, timeout=120).check()
     name = pool_name(namespace, workspace)
     # A half-failed run: the workspace record is gone (before the fix, delete then removed the objects it found
     # by their labels and left the pool running).
