@@ -450,3 +450,32 @@ def test_prices_written_from_parallel_lookups_are_all_kept(cache_dir: Path) -> N
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda k: azure._write_price_cache(k, 1.0), keys))
     assert sorted(json.loads((cache_dir / "kaitoctl" / "prices.json").read_text())) == sorted(keys)
+
+
+# ---- cli: the plan as printed ---------------------------------------------------------------------------------------
+
+
+def test_the_printed_plan_shows_cost_spot_and_the_next_cheapest(capsys: pytest.CaptureFixture[str]) -> None:
+    from kaitoctl.cli.output import print_plan
+
+    # Spot draws on the low-priority quota (30 free): the A100's family being full does not matter, the A10's 36
+    # and the H100's 40 vCPUs do not fit.
+    usages = {A100_FAMILY: (100, 100), "cores": (0, 1000), "lowPriorityCores": (0, 30)}
+    prices = {A10.name: 0.5, A100.name: 1.0, H100.name: 6.0}
+    plan = build_plan(phi3(), CAT, placement_mode="pool", market=market(prices, usages, spot=True), spot=True)
+    print_plan(plan, [])
+    rows = _plan_rows(capsys.readouterr().err)
+    assert rows["priority"] == "Spot: evictable at any time; evicted nodes are deleted"
+    assert rows["cost"] == f"$1.00/h (1 × {A100.name}, Spot, eastus, Azure retail prices)"
+    assert rows["next cheapest"].startswith(f"{A10.name} $0.50/h (quota short); {H100.name} $6.00/h (quota short); ")
+    unknown = build_plan(phi3(instance_type=H100.name), CAT, placement_mode="pool", market=market({A10.name: 1.0}))
+    print_plan(unknown, [])
+    rows = _plan_rows(capsys.readouterr().err)
+    assert rows["cost"] == f"unknown: no pay-as-you-go price for {H100.name} in eastus (Azure retail prices)"
+    assert "priority" not in rows and "next cheapest" not in rows  # given: no ranking shown
+
+
+def _plan_rows(text: str) -> dict[str, str]:
+    import re
+
+    return {m[0]: m[1] for m in re.findall(r"^  (\S+(?: \S+)*?)  +(.*)$", text, flags=re.MULTILINE)}
