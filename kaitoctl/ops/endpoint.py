@@ -162,8 +162,11 @@ class PodUpstream:
         with self.lock:  # requests failing together wait for one reconnection
             if generation != self.generation or self.stopped.is_set():
                 return
+            log.info("pod %s: %s; waiting for a ready pod of workspace %s", self.pod, cause, self.workspace)
             pod = wait_for_pod(
-                lambda: resolve_pod(self.kube, self.namespace, self.workspace), timeout_s=self.reconnect_wait_s
+                lambda: resolve_pod(self.kube, self.namespace, self.workspace),
+                timeout_s=self.reconnect_wait_s,
+                sleep=self._sleep,
             )
             if pod == self.pod:
                 return  # the same pod, ready: the failure was not its end; the request is retried as it is
@@ -177,11 +180,20 @@ class PodUpstream:
         old[1].close()
         old[0].close()
 
+    def _sleep(self, seconds: float) -> None:
+        if self.stopped.wait(seconds):  # Ctrl-C: a request waiting for a pod stops waiting
+            raise OperationFailed("the endpoint is stopping", reason="Stopping")
+
     def close(self) -> None:
+        """Stop at once, also while a reconnection waits for a pod (it holds the lock until it sees `stopped`)."""
         self.stopped.set()
-        with self.lock:
+        locked = self.lock.acquire(timeout=POLL_S * 2)
+        try:
             self._client.close()
             self._forward.close()
+        finally:
+            if locked:
+                self.lock.release()
 
 
 @dataclass

@@ -185,6 +185,19 @@ def test_an_idle_endpoint_moves_to_the_restarted_pod(cluster: Any, endpoint: tup
     assert api.chat.completions.create(model=BASE, messages=[{"role": "user", "content": "after"}]).choices[0].message.content == "echo: after"
 
 
+def test_ctrl_c_while_waiting_for_a_pod_ends_cleanly(cluster: Any, server: ModelServer, deployed: str, env: dict[str, str]) -> None:
+    proc = Background(["-v", "endpoint", "-n", deployed, "--port", "0"], env)
+    proc.wait_for_line("OPENAI_BASE_URL=", stream="stdout")
+    cluster.set_pod_behavior(deployed, "not-ready")  # the next pod never becomes ready
+    server.pause()
+    cluster.core().delete_namespaced_pod(POD, deployed, grace_period_seconds=0)
+    proc.wait_for_line("waiting for a ready pod of workspace")  # it would wait 2 minutes
+    proc.interrupt()
+    result = proc.finish(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "endpoint stopped" in result.stderr
+
+
 def new_pod(cluster: Any, ns: str, old_uid: str) -> bool:
     pods = cluster.core().list_namespaced_pod(ns, field_selector=f"metadata.name={POD}").items
     return bool(pods) and pods[0].metadata.uid != old_uid
