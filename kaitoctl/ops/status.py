@@ -25,6 +25,7 @@ class WorkspaceStatus:
     pods: list[dict[str, Any]]  # this workspace's pods, from the same list call
     nodes_held: int = 0  # nodes it is paying for now (a pool's nodes that exist; the nodes it runs on)
     region: str | None = None  # from its nodes' topology.kubernetes.io/region label (AKS sets it)
+    spot: bool = False  # its nodes are Spot nodes (`--spot`): priced at the Spot rate
 
     @property
     def name(self) -> str:
@@ -80,7 +81,7 @@ class WorkspaceStatus:
             return None
         from kaitoctl.adapters.aks import cached_price
 
-        price = cached_price(self.sku, self.region)
+        price = cached_price(self.sku, self.region, spot=self.spot)
         return None if price is None else round(price * self.nodes_held, 4)
 
     def column(self, kind: str) -> str:
@@ -309,10 +310,14 @@ def _status(
     candidates = nodes.candidates(record.placement) if record.placement is not None else []
     status = compute_status(record, workloads, pods, candidates)
     status.nodes_held, status.region = _held(status, candidates)
+    status.spot = any((n.get("metadata", {}).get("labels") or {}).get(PRIORITY_LABEL) == "spot" for n in candidates)
     return status
 
 
 REGION_LABEL = "topology.kubernetes.io/region"
+# AKS labels a Spot pool's nodes kubernetes.azure.com/scalesetpriority=spot
+# (learn.microsoft.com/azure/aks/spot-node-pool).
+PRIORITY_LABEL = "kubernetes.azure.com/scalesetpriority"
 
 
 def _held(status: WorkspaceStatus, candidates: list[dict[str, Any]]) -> tuple[int, str | None]:

@@ -119,6 +119,9 @@ def test_spot_pool_its_price_warning_and_toleration(
     assert {(t.key, t.value, t.effect) for t in node.spec.taints} >= {
         ("kubernetes.azure.com/scalesetpriority", "spot", "NoSchedule")
     }
+    # status prices the Spot nodes at the cached Spot rate (the node's scalesetpriority label says Spot).
+    item = run(["status", "-n", namespace, "-o", "json"], env).check().json()["items"][0]
+    assert item["usdPerHour"] == data["plan"]["price"]["usdPerHour"]
     # Switching the same workspace to a regular pool needs --recreate.
     again = run(["tune", "phi-3", "--method", "qlora", "-n", namespace, "--no-wait", "--instance-type", chosen, "-o", "json"], env, timeout=60)
     assert again.returncode == 2 and again.json()["error"]["field"] == "--spot"

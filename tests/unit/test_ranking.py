@@ -479,3 +479,24 @@ def _plan_rows(text: str) -> dict[str, str]:
     import re
 
     return {m[0]: m[1] for m in re.findall(r"^  (\S+(?: \S+)*?)  +(.*)$", text, flags=re.MULTILINE)}
+
+
+# ---- ops: status prices Spot nodes at the Spot rate ------------------------------------------------------------------
+
+
+def test_status_prices_spot_nodes_at_the_spot_rate(cache_dir: Path) -> None:
+    from tests.unit.test_ops_manage import deployed
+    from tests.unit.test_ops_status import one
+
+    kube, _, _ = deployed(pool=True)
+    node = kube.obj("/api/v1/nodes/aks-node-0")
+    assert node is not None
+    node["metadata"]["labels"]["topology.kubernetes.io/region"] = "eastus"
+    kube.put(node)
+    sku = one(kube, "phi").sku.lower()
+    cache(cache_dir, {f"eastus/{sku}": 3.2, f"eastus/{sku}/spot": 0.64})
+    assert one(kube, "phi").usd_per_hour() == 3.2
+    node["metadata"]["labels"]["kubernetes.azure.com/scalesetpriority"] = "spot"
+    kube.put(node)
+    status = one(kube, "phi")
+    assert status.spot and status.usd_per_hour() == 0.64
