@@ -503,7 +503,9 @@ def consent_questions(run: Run, objects: list[Obj]) -> list[str]:
         cost = f"${price:.2f}/h" if price is not None else "cost unknown (no Azure retail price)"
         verb = {"create": "create", "scale": "scale", "recreate": "delete and re-create"}[run.pool.action]
         questions.append(
-            f"{verb} AKS agent pool {plan.placement.pool_name}: {plan.placement.nodes} × {plan.sku.name}, {cost}"
+            f"{verb} AKS agent pool {plan.placement.pool_name}: {plan.placement.nodes} × {plan.sku.name}"
+            + (" Spot (evictable)" if plan.placement.spot else "")
+            + f", {cost}"
         )
     return questions
 

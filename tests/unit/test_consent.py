@@ -182,3 +182,11 @@ def test_a_second_sigterm_does_not_break_the_first_one_s_stop(tmp_path: Path) ->
     assert proc.returncode == 130, err
     assert json.loads(out)["error"]["exitCode"] == 130
     assert "stopped" in err.splitlines() and "Traceback" not in err  # the first stop's work was not cut short
+
+
+def test_a_spot_pool_is_asked_about_as_spot(tmp_path: Path) -> None:
+    cache = tmp_path / "kaitoctl" / "prices.json"  # the autouse fixture's cache, with the Spot price instead
+    cache.write_text(json.dumps({"eastus/standard_nc24ads_a100_v4/spot": {"usd_per_hour": 0.73, "at": time.time()}}))
+    _, _, asked, result = run([False], spot=True)
+    assert isinstance(result, Declined)
+    assert "1 × Standard_NC24ads_A100_v4 Spot (evictable), $0.73/h" in asked[0]
