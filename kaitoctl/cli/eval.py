@@ -10,7 +10,6 @@ import typer
 
 from kaitoctl.cli import complete
 from kaitoctl.cli import options as o
-from kaitoctl.cli.chat import MaxTokens, System
 from kaitoctl.cli.output import check_output_format, clean, document, escape, print_json, reporting, stderr
 
 if TYPE_CHECKING:
@@ -50,8 +49,12 @@ def evaluate(
             rich_help_panel=EVAL,
         ),
     ] = None,
-    system: System = None,
-    max_tokens: MaxTokens = None,
+    system: Annotated[
+        str | None, typer.Option("--system", metavar="TEXT", help="System prompt.", rich_help_panel=EVAL)
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", metavar="N", help="Answer length limit.", rich_help_panel=EVAL)
+    ] = None,
     temperature: Annotated[
         float,
         typer.Option("--temperature", metavar="0..2", help="Sampling temperature.", rich_help_panel=EVAL),
