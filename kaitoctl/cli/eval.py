@@ -19,50 +19,57 @@ if TYPE_CHECKING:
 EVAL = "Evaluation"
 
 
+Workspace = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="WORKSPACE",
+        help="Inference workspace (default: the only ready one).",
+        autocompletion=complete.workspaces,
+        show_default=False,
+    ),
+]
+Dataset = Annotated[
+    Path | None,
+    typer.Option(
+        "--dataset",
+        metavar="FILE.jsonl",
+        help='One example per line: {"prompt": "...", "expected": "..."} (optional "id").',
+        rich_help_panel=EVAL,
+        show_default=False,
+    ),
+]
+Models = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        metavar="MODEL",
+        help="Evaluate only these served models (repeatable; default: the base and each adapter).",
+        rich_help_panel=EVAL,
+    ),
+]
+System = Annotated[str | None, typer.Option("--system", metavar="TEXT", help="System prompt.", rich_help_panel=EVAL)]
+MaxTokens = Annotated[
+    int | None, typer.Option("--max-tokens", metavar="N", help="Answer length limit.", rich_help_panel=EVAL)
+]
+Temperature = Annotated[
+    float,
+    typer.Option("--temperature", metavar="0..2", help="Sampling temperature.", rich_help_panel=EVAL),
+]
+Parallel = Annotated[
+    int,
+    typer.Option("--parallel", metavar="N", help="Requests in flight at once.", rich_help_panel=EVAL),
+]
+
+
 @o.verb
 def evaluate(
-    workspace: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="WORKSPACE",
-            help="Inference workspace (default: the only ready one).",
-            autocompletion=complete.workspaces,
-            show_default=False,
-        ),
-    ] = None,
-    dataset: Annotated[
-        Path | None,
-        typer.Option(
-            "--dataset",
-            metavar="FILE.jsonl",
-            help='One example per line: {"prompt": "...", "expected": "..."} (optional "id").',
-            rich_help_panel=EVAL,
-            show_default=False,
-        ),
-    ] = None,
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            metavar="MODEL",
-            help="Evaluate only these served models (repeatable; default: the base and each adapter).",
-            rich_help_panel=EVAL,
-        ),
-    ] = None,
-    system: Annotated[
-        str | None, typer.Option("--system", metavar="TEXT", help="System prompt.", rich_help_panel=EVAL)
-    ] = None,
-    max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", metavar="N", help="Answer length limit.", rich_help_panel=EVAL)
-    ] = None,
-    temperature: Annotated[
-        float,
-        typer.Option("--temperature", metavar="0..2", help="Sampling temperature.", rich_help_panel=EVAL),
-    ] = 0.0,
-    parallel: Annotated[
-        int,
-        typer.Option("--parallel", metavar="N", help="Requests in flight at once.", rich_help_panel=EVAL),
-    ] = 4,
+    workspace: Workspace = None,
+    dataset: Dataset = None,
+    model: Models = None,
+    system: System = None,
+    max_tokens: MaxTokens = None,
+    temperature: Temperature = 0.0,
+    parallel: Parallel = 4,
     output: o.JsonOutput = None,
     request_timeout: o.RequestTimeout = None,
     conn: o.ClusterFlags = o.ClusterFlags(),  # noqa: B008 - a frozen dataclass, expanded by @verb
@@ -117,17 +124,22 @@ def evaluate(
             print_json(_document(session, str(dataset), summaries, outcomes))
         else:
             _print_table(session, summaries)
-        failed = sum(s.errors for s in summaries)
-        if failed:
-            from kaitoctl.core.errors import OperationFailed
+        _fail_on_errors(outcomes)
 
-            first = next(o for o in outcomes if o.error is not None)
-            raise OperationFailed(
-                f"{failed} of {len(outcomes)} requests failed (scored as wrong); first: {first.model}, "
-                f"{first.example.name}: {first.error}",
-                reason="RequestsFailed",
-                hint="`kaitoctl logs WORKSPACE` shows the server's log; raise --request-timeout for slow answers",
-            )
+
+def _fail_on_errors(outcomes: list[Outcome]) -> None:
+    """Failed requests were scored as wrong and shown; the exit code says so too."""
+    from kaitoctl.core.errors import OperationFailed
+
+    failed = [o for o in outcomes if o.error is not None]
+    if failed:
+        first = failed[0]
+        raise OperationFailed(
+            f"{len(failed)} of {len(outcomes)} requests failed (scored as wrong); first: {first.model}, "
+            f"{first.example.name}: {first.error}",
+            reason="RequestsFailed",
+            hint="`kaitoctl logs WORKSPACE` shows the server's log; raise --request-timeout for slow answers",
+        )
 
 
 def _read_dataset(path: Path | None) -> list[Any]:
