@@ -63,3 +63,10 @@ def off_during_startup(seconds: float = STARTUP_S) -> threading.Timer:
     timer.daemon = True
     timer.start()
     return timer
+
+
+def settle() -> None:
+    """What is alive now stays alive (e.g. a watch's first full snapshot): keep it out of the collector's scans, so
+    that later collections look only at what changes (a full collection over 1000 workspaces' objects is ~0.1 s, a
+    stall in the middle of a redraw)."""
+    gc.freeze()

@@ -410,16 +410,21 @@ def watch_statuses(kube: KubeApi, namespace: str | None, name: str | None) -> It
     streams = Streams(kube, specs).start()
     cache = Cache()
     view = StatusView(name)
+    settled = False
     try:
         while True:
             drain(streams, cache, timeout=3600)
             if len(cache.synced) < len(specs):
                 continue
-            yield view.update(
+            statuses = view.update(
                 cache.objects.get("records", {}),
                 cache.items("sts") + cache.items("jobs"),
                 cache.items("pods"),
                 cache.items("nodes"),
             )
+            if not settled:  # the first full snapshot: most of it lives as long as the watch
+                collector.settle()
+                settled = True
+            yield statuses
     finally:
         streams.stop()

@@ -86,3 +86,22 @@ def test_the_view_keeps_namespaces_apart_and_filters_by_name() -> None:
     ]
     assert len(StatusView("same").update(*_cache_view(kube))) == 2
     assert StatusView("nope").update(*_cache_view(kube)) == []
+
+
+def test_the_watch_keeps_its_first_snapshot_out_of_the_collectors_scans() -> None:
+    import gc
+
+    from kaitoctl.ops.status import watch_statuses
+
+    kube = FakeKube()
+    kube.put(gpu_node("gpu-1", labels={"apps": "phi"}))
+    write(kube, deploy("a"))
+    gc.unfreeze()
+    statuses = watch_statuses(kube, NS, None)
+    try:
+        first = next(statuses)
+        assert [s.name for s in first] == ["a"]
+        assert gc.get_freeze_count() > 0  # frozen once the snapshot was complete
+    finally:
+        statuses.close()
+        gc.unfreeze()
