@@ -65,6 +65,7 @@ class PlacementInfo:
     pool: str | None = None
     node_names: tuple[str, ...] = ()
     selector: dict[str, str] = field(default_factory=dict)
+    spot: bool = False  # a Spot pool: `start` and `export` need to know (the key is written only when true)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -76,6 +77,7 @@ class PlacementInfo:
                 "pool": self.pool,
                 "nodeNames": list(self.node_names),
                 "selector": self.selector,
+                **({"spot": True} if self.spot else {}),
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -92,6 +94,7 @@ class PlacementInfo:
             pool=raw.get("pool"),
             node_names=tuple(raw.get("nodeNames") or ()),
             selector=dict(raw.get("selector") or {}),
+            spot=raw.get("spot") is True,
         )
 
     def label_selector(self) -> str | None:

@@ -98,12 +98,14 @@ def _dropped(spec: WorkspaceSpec, out: Export) -> None:
         out.dropped.append(f"--revision {inf.revision}: Kaito loads the weights' Hugging Face main branch")
 
 
-def to_kaito_workspace(spec: WorkspaceSpec, *, provisioned: bool, default_dataset_url: str | None = None) -> Export:
+def to_kaito_workspace(
+    spec: WorkspaceSpec, *, provisioned: bool, default_dataset_url: str | None = None, spot: bool = False
+) -> Export:
     """The v1beta1 Workspace for `spec` as kaitoctl stored it (its plan already chose the SKU and the runtime).
 
     `provisioned`: the workspace ran on a pool kaitoctl created (Kaito: node auto-provisioning); else on existing
     nodes (Kaito: bring your own nodes). `default_dataset_url`: the catalog's dataset, for a tuning run that used
-    it (the record holds it with its query values redacted, like every URL)."""
+    it (the record holds it with its query values redacted, like every URL). `spot`: the pool was a Spot pool."""
     out = Export({})
     metadata: dict[str, Any] = {"name": spec.name}
     if spec.namespace:
@@ -131,6 +133,10 @@ def to_kaito_workspace(spec: WorkspaceSpec, *, provisioned: bool, default_datase
         assert spec.tuning is not None
         doc["tuning"] = _tuning(spec, out, default_dataset_url)
     _dropped(spec, out)
+    if spot:
+        # Kaito v0.12's ResourceSpec has no priority field (kaito-project/kaito@v0.12.0
+        # api/v1beta1/workspace_types.go: count, instanceType, labelSelector, preferredNodes, partition).
+        out.dropped.append("--spot: a Workspace has no Spot setting; Kaito provisions regular (pay-as-you-go) nodes")
     out.workspace = doc
     return out
 

@@ -126,6 +126,7 @@ class Plan:
             pool=p.pool_name,
             node_names=p.node_names,
             selector=selector,
+            spot=p.spot,
         )
 
     def _data_summary(self) -> dict[str, Any]:

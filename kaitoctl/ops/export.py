@@ -24,4 +24,5 @@ def export_workspace(kube: KubeApi, namespace: str, name: str, catalog: Catalog)
         replace(record.spec, namespace=namespace),
         provisioned=provisioned,
         default_dataset_url=catalog.defaults.tuning_dataset_url,
+        spot=placement is not None and placement.spot,
     )

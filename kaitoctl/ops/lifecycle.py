@@ -38,7 +38,7 @@ STOPPED = "stopped"  # key of the marker in the record's status.json
 STOP, POD_EXIT, POOL = "Stop", "PodsGone", "NodePool"
 
 # (vm size, region) -> USD per node-hour, or None when unknown.
-PriceLookup = Callable[[str, str], float | None]
+PriceLookup = Callable[[str, str, bool], float | None]  # (vmSize, region, spot) -> USD/hour per node
 
 
 def stop_marker(status: dict[str, Any]) -> dict[str, Any] | None:
@@ -101,9 +101,14 @@ def write_status(kube: KubeApi, namespace: str, name: str, status: dict[str, Any
 
 
 def _run_options(record: WorkspaceRecord, opts: RunOptions) -> RunOptions:
-    """A workspace that ran on labelled nodes (`--no-pool`) keeps doing so even when an AKS target is configured."""
+    """A workspace that ran on labelled nodes (`--no-pool`) keeps doing so even when an AKS target is configured;
+    one on a Spot pool starts on that Spot pool (a regular plan would be refused: the priority cannot change)."""
     placement = record.placement
-    return replace(opts, no_pool=opts.no_pool or (placement is not None and placement.mode == "selector"))
+    return replace(
+        opts,
+        no_pool=opts.no_pool or (placement is not None and placement.mode == "selector"),
+        spot=opts.spot or (placement is not None and placement.spot),
+    )
 
 
 def _pool_target(record: WorkspaceRecord, opts: RunOptions, kube: KubeApi) -> AksTarget | None:
@@ -140,24 +145,28 @@ def _stopped_workload(record: WorkspaceRecord, opts: RunOptions, catalog: Catalo
 
 
 def _pool_state(aks: AksApi, pool: str) -> dict[str, Any]:
-    """The pool's size now: name, count (0 when it is gone), vmSize."""
+    """The pool's size now: name, count (0 when it is gone), vmSize, and whether it is a Spot pool."""
     found = aks.get_pool(pool)
     props = ((found or {}).get("properties") or found or {}) if found else {}
-    return {"name": pool, "count": int(props.get("count") or 0), "vmSize": props.get("vmSize") or None}
+    state: dict[str, Any] = {"name": pool, "count": int(props.get("count") or 0), "vmSize": props.get("vmSize") or None}
+    if props.get("scaleSetPriority") == "Spot":
+        state["spot"] = True
+    return state
 
 
 def _priced(aks: AksApi, pool: dict[str, Any], price: PriceLookup | None) -> dict[str, Any]:
     """The pool state with what it costs per hour (None: unknown), which `status` shows as what a stop saves."""
     per_node = None
     if price is not None and pool["vmSize"] and pool["count"]:
-        per_node = price(str(pool["vmSize"]), str(aks.cluster().get("location", "")))
+        # A Spot pool is priced at the Spot meter's rate, as status and the plan price it.
+        per_node = price(str(pool["vmSize"]), str(aks.cluster().get("location", "")), bool(pool.get("spot")))
     return {**pool, "usdPerHour": None if per_node is None else round(per_node * pool["count"], 4)}
 
 
-def default_price(vm_size: str, region: str) -> float | None:
+def default_price(vm_size: str, region: str, spot: bool) -> float | None:
     from kaitoctl.adapters.aks import price_lookup
 
-    return price_lookup(vm_size, region)[0]
+    return price_lookup(vm_size, region, spot=spot)[0]
 
 
 def stop_workspace(

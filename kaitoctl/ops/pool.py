@@ -43,8 +43,17 @@ DEVICE_PLUGIN_NAME = "nvidia-device-plugin-daemonset"
 MIN_OS_DISK_GB = 128
 OS_SKU = "Ubuntu"
 # Read back from an existing pool and sent again unchanged: AKS refuses to change them in place
-# (PropertyChangeNotAllowed, e.g. hashicorp/terraform-provider-azurerm#26730 for osSKU).
-KEPT_ON_UPDATE = ("vnetSubnetID", "podSubnetID", "osDiskType")
+# (PropertyChangeNotAllowed, e.g. hashicorp/terraform-provider-azurerm#26730 for osSKU). A Spot pool's priority,
+# eviction policy and max price are fixed at creation too (learn.microsoft.com/azure/aks/spot-node-pool): a scale
+# PUT without them would ask for a Regular pool.
+KEPT_ON_UPDATE = (
+    "vnetSubnetID",
+    "podSubnetID",
+    "osDiskType",
+    "scaleSetPriority",
+    "scaleSetEvictionPolicy",
+    "spotMaxPrice",
+)
 # A Spot pool (learn.microsoft.com/azure/aks/spot-node-pool; ManagedClusterAgentPoolProfileProperties in
 # azure-rest-api-specs specification/containerservice/resource-manager/Microsoft.ContainerService/aks): evicted nodes
 # are deleted (Deallocate would keep counting against the quota), and -1 pays up to the on-demand price, so nodes

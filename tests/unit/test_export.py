@@ -187,6 +187,20 @@ def test_kaitoctl_only_settings_are_left_out_and_named() -> None:
     assert "custom" not in text and "8192" not in text and "main" not in text
 
 
+def test_a_spot_pool_is_named_as_left_out() -> None:
+    catalog = helpers.catalog()
+    plan = build_plan(helpers.deploy_spec("phi-3", name="phi", namespace=NS), catalog, placement_mode="pool", spot=True)
+    kube = FakeKube()
+    kube.put(next(o for o in render_plan(plan, catalog) if o["metadata"]["name"] == plan.names.record))
+    exported = export_workspace(kube, NS, "phi", catalog)
+    assert exported.dropped == [
+        "--spot: a Workspace has no Spot setting; Kaito provisions regular (pay-as-you-go) nodes"
+    ]
+    assert "spot" not in repr(exported.workspace).lower()
+    regular = build_plan(helpers.deploy_spec("phi-3", name="phi", namespace=NS), catalog, placement_mode="pool")
+    assert '"spot"' not in regular.placement_info().to_json()  # the record of a regular pool is unchanged
+
+
 def test_named_nodes_are_exported_with_a_note_that_kaito_ignores_them() -> None:
     spec = helpers.deploy_spec("phi-3", name="phi", namespace=NS, labels=["apps=phi"], nodes=["gpu-1"])
     _, record = recorded(spec, "nodes")

@@ -40,7 +40,7 @@ def statefulset_scaler(kube: FakeKube, obj: dict[str, Any]) -> None:
     kube.put({**obj, "status": {"replicas": replicas, "readyReplicas": replicas}})
 
 
-def deployed(*, pool: bool) -> tuple[FakeKube, FakeAks, RunOptions]:
+def deployed(*, pool: bool, spot: bool = False) -> tuple[FakeKube, FakeAks, RunOptions]:
     """phi deployed by run_workspace: on a pool kaitoctl creates (its node joins when a put to count > 0 ends, and
     leaves when one to 0 ends), or on a labelled node (--no-pool)."""
     kube = FakeKube(on_apply=[statefulset_scaler, job_controller])
@@ -58,7 +58,7 @@ def deployed(*, pool: bool) -> tuple[FakeKube, FakeAks, RunOptions]:
                 kube.remove("/api/v1/nodes/aks-node-0")
 
         aks.on_done.append(nodes_follow)
-        opts = RunOptions(no_device_plugin=True, **AZURE)
+        opts = RunOptions(no_device_plugin=True, spot=spot, **AZURE)
     else:
         kube.put(gpu_node("gpu-1", labels={"apps": "phi"}))
         opts = RunOptions(no_pool=True)
@@ -79,7 +79,7 @@ def stop(kube: FakeKube, aks: FakeAks | None, opts: RunOptions, **kwargs: Any) -
         helpers.catalog(),
         RecordingReporter(),
         aks=factory,
-        price=lambda sku, region: PRICE,
+        price=kwargs.pop("price", lambda sku, region, spot: PRICE),
         **kwargs,
     )
 
@@ -122,6 +122,21 @@ def test_stop_records_then_scales_the_workload_then_the_pool_to_zero() -> None:
     assert sts["spec"]["template"]["spec"]["containers"][0]["name"] == "phi"  # the whole object, re-applied
     assert aks.pools[pool]["properties"]["count"] == 0
     assert kube.obj(RECORD) is not None and kube.obj(f"/api/v1/namespaces/{NS}/services/phi") is not None
+
+
+def test_stop_prices_a_spot_pool_at_the_spot_rate() -> None:
+    kube, aks, opts = deployed(pool=True)
+    pool = pool_name(kube)
+    aks.pools[pool]["properties"]["scaleSetPriority"] = "Spot"
+    asked: list[tuple[str, str, bool]] = []
+
+    def price(sku: str, region: str, spot: bool) -> float:
+        asked.append((sku, region, spot))
+        return 0.5 if spot else PRICE
+
+    result = stop(kube, aks, opts, price=price)
+    assert [a[2] for a in asked] == [True]
+    assert result["stopped"]["pool"]["spot"] is True and result["stopped"]["pool"]["usdPerHour"] == 0.5
 
 
 def test_stop_waits_for_the_pods_before_the_pool_goes() -> None:
@@ -257,6 +272,19 @@ def test_start_restores_the_pool_and_replicas_and_drops_the_marker() -> None:
     assert STOPPED not in status_json(kube)
     (status,) = collect(kube, NS)
     assert status.state == "Ready"
+
+
+def test_start_of_a_spot_workspace_starts_its_spot_pool_without_asking_for_spot_again() -> None:
+    kube, aks, _ = deployed(pool=True, spot=True)
+    pool = pool_name(kube)
+    record = cluster.get_record(kube, NS, "phi-workspace")
+    assert record is not None and record.placement is not None and record.placement.spot is True
+    plain = RunOptions(no_device_plugin=True, **AZURE)  # `kaitoctl start phi`: no --spot on the command line
+    stop(kube, aks, plain)
+    result = start_workspace(kube, NS, "phi", plain, helpers.catalog(), RecordingReporter(), aks=lambda _: aks)
+    assert result["state"] == "Ready" and result["plan"]["spot"] is True
+    props = aks.pools[pool]["properties"]
+    assert props["count"] == 1 and props["scaleSetPriority"] == "Spot"
 
 
 def test_start_on_labelled_nodes_stays_off_azure() -> None:

@@ -360,6 +360,16 @@ def test_keep_pool_scales_to_zero_keeping_its_shape() -> None:
     assert put[2] == {"properties": {**expected, "count": 0}}
 
 
+def test_keep_pool_scales_a_spot_pool_to_zero_as_a_spot_pool() -> None:
+    # Azure fixes a pool's priority at creation: a scale PUT without it would ask for a Regular pool.
+    name = plan().placement.pool_name or ""
+    spot = {"scaleSetPriority": "Spot", "scaleSetEvictionPolicy": "Delete", "spotMaxPrice": -1}
+    aks = FakeAks(pools={name: existing(count=2, **spot)})
+    assert release_pool(aks, name, "ns/phi", keep_pool=True) == "scaled to 0"
+    (put,) = [c for c in aks.calls if c[0] == "begin_put_pool"]
+    assert {k: put[2]["properties"].get(k) for k in spot} == spot and put[2]["properties"]["count"] == 0
+
+
 # ---- the target ----------------------------------------------------------------------------------------------------
 
 
