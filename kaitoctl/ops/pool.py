@@ -74,7 +74,7 @@ def az_default_subscription() -> str | None:
     return None
 
 
-def _is_aks_server(server: str) -> bool:
+def is_aks_server(server: str) -> bool:
     return (urlparse(server).hostname or "").endswith(".azmk8s.io")
 
 
@@ -94,7 +94,7 @@ def resolve_target(
     endpoint = os.environ.get("KAITOCTL_ARM_ENDPOINT") or None
     ca_bundle = os.environ.get("KAITOCTL_ARM_CA_BUNDLE") or None
     server = kube.context.server if kube else ""
-    aks_context = _is_aks_server(server)
+    aks_context = is_aks_server(server)
     if not (opts.resource_group or opts.aks_cluster or aks_context):
         return None
     subscription = opts.subscription or az_default_subscription()

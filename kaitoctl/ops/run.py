@@ -94,12 +94,29 @@ def _choose_placement(spec: WorkspaceSpec, opts: RunOptions, kube: KubeApi) -> t
         return "pool", target
     if spec.resource.match_labels or spec.resource.match_expressions:
         return "selector", None
-    raise InvalidInput(
+    raise _no_placement()
+
+
+def _no_placement() -> InvalidInput:
+    return InvalidInput(
         "--node/--label",
         "no AKS cluster to create a node pool in, and no existing nodes chosen",
         "use an AKS kube context or pass --resource-group and --cluster; or run on existing GPU nodes with "
         "--node NAME, or --label KEY=VALUE --no-pool",
     )
+
+
+def check_placement_possible(spec: WorkspaceSpec, opts: RunOptions, kube: KubeApi) -> None:
+    """The refusal `_choose_placement` would reach when nothing names an AKS cluster or nodes, decided from the
+    flags and the kube context alone: bad input is refused before the first request to the cluster."""
+    from kaitoctl.ops.pool import is_aks_server
+
+    res = spec.resource
+    if res.preferred_nodes or opts.no_pool or res.match_labels or res.match_expressions:
+        return
+    if opts.resource_group or opts.aks_cluster or is_aks_server(kube.context.server):
+        return
+    raise _no_placement()
 
 
 def _existing_nodes_sku(
@@ -413,6 +430,7 @@ def run_workspace(
 
     # -- plan: where the pods go decides which GPU config the plan sizes against
     _raise_first(validate_spec(spec, catalog).blockers)
+    check_placement_possible(spec, opts, kube)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="read") as pool:

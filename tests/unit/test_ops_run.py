@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kaitoctl.adapters.aks import AksTarget
-from kaitoctl.adapters.k8s import STATUS_FIELD_MANAGER
+from kaitoctl.adapters.k8s import STATUS_FIELD_MANAGER, KubeContext
 from kaitoctl.core import conditions as cond
 from kaitoctl.core.errors import Interrupted, InvalidInput, OperationFailed
 from kaitoctl.core.naming import WORKSPACE_LABEL
@@ -149,6 +149,36 @@ def test_no_azure_and_no_nodes_is_refused() -> None:
         resolve_placement(deploy(labels=[]), RunOptions(), FakeKube(), helpers.catalog())
     assert refused.value.field == "--node/--label"
     assert refused.value.problem == "no AKS cluster to create a node pool in, and no existing nodes chosen"
+
+
+def test_no_azure_and_no_nodes_is_refused_before_the_first_request() -> None:
+    # Found by the fuzz test: a Workspace without a selector on a non-AKS context was refused (exit 2) only after
+    # its record and namespace had been read. The flags and the kube context alone decide it.
+    kube = FakeKube()
+    with pytest.raises(InvalidInput) as refused:
+        run_workspace(deploy(labels=[]), RunOptions(), helpers.catalog(), RecordingReporter(), kube=kube)
+    assert refused.value.field == "--node/--label"
+    assert kube.calls == []
+
+
+@pytest.mark.parametrize(
+    ("spec_kwargs", "opts", "server"),
+    [
+        ({"labels": ["apps=phi"]}, RunOptions(), "https://fake.invalid:6443"),
+        ({"labels": [], "nodes": ["gpu-1"]}, RunOptions(), "https://fake.invalid:6443"),
+        ({"labels": []}, RunOptions(no_pool=True), "https://fake.invalid:6443"),
+        ({"labels": []}, RunOptions(resource_group="rg"), "https://fake.invalid:6443"),
+        ({"labels": []}, RunOptions(aks_cluster="aks"), "https://fake.invalid:6443"),
+        ({"labels": []}, RunOptions(), "https://aks-abc.hcp.westeurope.azmk8s.io:443"),
+    ],
+)
+def test_a_placement_that_may_exist_is_left_to_the_cluster(
+    spec_kwargs: dict[str, Any], opts: RunOptions, server: str
+) -> None:
+    kube = FakeKube(context=KubeContext("c", "default", server))
+    run_mod.check_placement_possible(deploy(**spec_kwargs), opts, kube)  # no refusal
+    with pytest.raises(InvalidInput):
+        run_mod.check_placement_possible(deploy(labels=[]), RunOptions(), FakeKube())
 
 
 @pytest.mark.parametrize(
