@@ -5,10 +5,14 @@ delete and pool progress say, how long the waiter sleeps."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import queue
+import threading
 from contextlib import ExitStack
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
 from kaitoctl.core import conditions as cond
@@ -132,6 +136,18 @@ def test_watch_statuses_yields_once_synced_and_on_every_change() -> None:
         "/apis/apps/v1/namespaces/default/statefulsets",
         "/apis/batch/v1/namespaces/default/jobs",
     ]
+
+
+def test_watch_statuses_waits_for_a_stream_that_failed_to_list() -> None:
+    """Nothing is shown until every stream has listed once: a failed list is retried, not skipped."""
+    kube = FakeKube(fail_list={"/api/v1/nodes": [OSError("connection refused")]})
+    _sts(kube)
+    updates = watch_statuses(kube, NS, None)
+    try:
+        assert [s.name for s in next(updates)] == ["phi"]
+    finally:
+        updates.close()
+    assert [c[1] for c in kube.calls if c[0] == "list"].count("/api/v1/nodes") == 2
 
 
 # ---- chat ----------------------------------------------------------------------------------------------------------
@@ -473,3 +489,43 @@ def test_without_a_stand_in_the_pool_operations_talk_to_the_target_cluster() -> 
 
     ops = PoolOperations(pool_t.TARGET, RunOptions(), FakeKube(), helpers.catalog())
     assert isinstance(ops.aks, Aks) and ops.aks.target == pool_t.TARGET
+
+
+def test_a_chat_endpoint_gets_the_headers_and_the_request_timeout() -> None:
+    """Against a real HTTP server on loopback (the real httpx client, no stand-in)."""
+    seen: list[dict[str, str]] = []
+
+    class Models(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            body = json.dumps({"object": "list", "data": [{"id": "base"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Models)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with ExitStack() as stack:
+            session = chat.open_session(
+                stack,
+                kubeconfig=None,
+                context=None,
+                namespace=None,
+                workspace=None,
+                endpoint=f"http://127.0.0.1:{server.server_address[1]}",
+                model=None,
+                headers={"Authorization": "Bearer t0ken"},
+                request_timeout=7.0,
+            )
+            assert session.client.http.timeout == httpx.Timeout(7.0, connect=7.0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [h.get("authorization") for h in seen] == ["Bearer t0ken"]
