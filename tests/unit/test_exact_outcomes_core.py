@@ -460,3 +460,11 @@ def test_an_adapter_with_image_and_volume_is_refused_naming_it() -> None:
         "an adapter needs exactly one of image and volumeSource",
         None,
     )
+
+
+def test_bad_names_in_the_inference_say_which_kind_of_name() -> None:
+    source = {"name": "ad", "image": "r.example/ad:1", "imagePullSecrets": ["Bad_S"]}
+    err = _yaml_validation_error(_kaito(inference__adapters=[{"source": source}]))
+    assert (err.field, err.problem) == ("inference.adapters[0]", "'Bad_S' is not a valid Secret name")
+    err = _yaml_validation_error(_kaito(inference__config="Bad_CM"))
+    assert (err.field, err.problem) == ("inference.config", "'Bad_CM' is not a valid ConfigMap name")
