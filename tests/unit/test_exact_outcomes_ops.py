@@ -24,7 +24,7 @@ from kaitoctl.ops.manage import DeleteTarget, adapter_claims_in_use, delete_targ
 from kaitoctl.ops.options import RunOptions
 from kaitoctl.ops.pool import NODE_POOL
 from kaitoctl.ops.progress import DONE, RUNNING, Progress
-from kaitoctl.ops.run import make_room, preflight, resolve_placement, run_workspace, write_and_wait
+from kaitoctl.ops.run import make_room, plan_for, preflight, resolve_placement, run_workspace, write_and_wait
 from kaitoctl.ops.status import collect, watch_statuses
 from kaitoctl.ops.watch import Cache, Streams, StreamSpec, Update, drain
 from tests.unit import helpers
@@ -529,3 +529,30 @@ def test_a_chat_endpoint_gets_the_headers_and_the_request_timeout() -> None:
         server.shutdown()
         server.server_close()
     assert [h.get("authorization") for h in seen] == ["Bearer t0ken"]
+
+
+# ---- where a workspace's nodes are found again (the record's placement) -------------------------------------------
+
+
+def test_the_recorded_selector_keeps_only_single_valued_terms() -> None:
+    spec = run_t.deploy()
+    zones = {"key": "zone", "operator": "In", "values": ["a", "b"]}
+    spec = dataclasses.replace(spec, resource=dataclasses.replace(spec.resource, match_expressions=(zones,)))
+    plan = plan_for(spec, RunOptions(no_pool=True), helpers.catalog(), run_t.selector_choice())
+    assert plan.placement.affinity == {"apps": ("phi",), "zone": ("a", "b")}
+    assert plan.placement_info().selector == {"apps": "phi"}  # a node in zone a or b matches: not one label
+
+
+def test_named_nodes_record_an_empty_selector() -> None:
+    sku = helpers.catalog().sku(run_t.A100)
+    where = run_t.PlacementChoice("nodes", ready_nodes=[gpu_node("gpu-1")], sku=sku)
+    plan = plan_for(run_t.deploy(labels=[], nodes=["gpu-1"]), RunOptions(no_pool=True), helpers.catalog(), where)
+    assert json.loads(plan.placement_info().to_json()) == {
+        "gpusPerNode": 1,
+        "instanceType": run_t.A100,
+        "mode": "nodes",
+        "nodeCount": 1,
+        "nodeNames": ["gpu-1"],
+        "pool": None,
+        "selector": {},
+    }
