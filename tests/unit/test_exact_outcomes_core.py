@@ -468,3 +468,26 @@ def test_bad_names_in_the_inference_say_which_kind_of_name() -> None:
     assert (err.field, err.problem) == ("inference.adapters[0]", "'Bad_S' is not a valid Secret name")
     err = _yaml_validation_error(_kaito(inference__config="Bad_CM"))
     assert (err.field, err.problem) == ("inference.config", "'Bad_CM' is not a valid ConfigMap name")
+
+
+def test_a_hugging_face_id_is_not_a_preset() -> None:
+    with pytest.raises(InvalidInput) as err:
+        catalog().resolve_preset("microsoft/Phi-3-mini")
+    assert err.value.fix == (
+        "kaitoctl serves Kaito's catalog presets only; arbitrary Hugging Face ids need Kaito's in-cluster model "
+        "inspection. Run `kaitoctl presets` for the list"
+    )
+
+
+def test_a_retired_sku_blocks_the_apply_and_the_plan_names_what_fits() -> None:
+    spec = deploy_spec("phi-3", name="w", namespace="d", instance_type="Standard_NC6s_v3", labels=["a=b"])
+    note = "NCv3 (V100) was retired on Azure on 2025-09-30 and dropped by Kaito (CUDA CC 7.0 < 8.0)"
+    (blocker,) = validate_spec(spec, catalog()).blockers
+    assert (blocker.field, blocker.problem, blocker.fix) == (
+        "--instance-type",
+        f"Standard_NC6s_v3 cannot be used: {note}",
+        "choose a current SKU with --instance-type (`kaitoctl presets skus`)",
+    )
+    (warning,) = [w for w in plan_of(spec).warnings if w.startswith("Standard_NC6s_v3")]
+    assert warning.startswith(f"Standard_NC6s_v3 is retired ({note}); current SKUs that fit: Standard_NV36ads_A10_v5, ")
+    assert warning.endswith("; choose one with --instance-type")
