@@ -21,7 +21,7 @@ from kaitoctl.core.catalog import (
     VllmSettings,
     parse_catalog,
 )
-from kaitoctl.core.errors import Declined, ExitCode, InvalidInput
+from kaitoctl.core.errors import CloudError, Declined, ExitCode, InvalidInput
 from kaitoctl.core.render import _vllm_args, k8s_name, training_config_yaml
 from kaitoctl.core.sizing import FIXED_RESERVE_GIB, GPU_MEMORY_UTILIZATION, estimate_inference
 from kaitoctl.core.spec import spec_from_record
@@ -491,3 +491,31 @@ def test_a_retired_sku_blocks_the_apply_and_the_plan_names_what_fits() -> None:
     (warning,) = [w for w in plan_of(spec).warnings if w.startswith("Standard_NC6s_v3")]
     assert warning.startswith(f"Standard_NC6s_v3 is retired ({note}); current SKUs that fit: Standard_NV36ads_A10_v5, ")
     assert warning.endswith("; choose one with --instance-type")
+
+
+def test_an_oom_kill_without_an_exit_code_reports_137() -> None:
+    pod = {
+        "metadata": {"name": "w-0"},
+        "status": {"containerStatuses": [{"name": "w", "lastState": {"terminated": {"reason": "OOMKilled"}}}]},
+    }
+    found = cond.diagnose("inference", None, [pod], "w")
+    assert found is not None and (found.reason, found.exit_code) == ("OOMKilled", 137)
+    assert found.message == "container w was killed for using more memory than its limit (exit code 137)"
+
+
+def test_workload_warning_orders_by_last_timestamp() -> None:
+    def warning(message: str, at: str) -> dict[str, object]:
+        return {
+            "involvedObject": {"kind": "Job", "name": "t"},
+            "reason": "FailedCreate",
+            "message": message,
+            "lastTimestamp": at,
+        }
+
+    events = [warning("newer", "2026-01-02T00:00:00Z"), warning("older", "2026-01-01T00:00:00Z")]
+    assert cond.workload_warning(events, "t") == ("FailedCreate", "newer")
+
+
+def test_a_cloud_error_keeps_its_details() -> None:
+    err = CloudError("quota", code="QuotaExceeded", details=["standardNCADSA100v4Family: 0 of 24 left"])
+    assert (err.reason, err.details) == ("QuotaExceeded", ["standardNCADSA100v4Family: 0 of 24 left"])

@@ -556,3 +556,13 @@ def test_named_nodes_record_an_empty_selector() -> None:
         "pool": None,
         "selector": {},
     }
+
+
+def test_a_named_node_without_the_labels_says_how_to_label_it() -> None:
+    kube = FakeKube()
+    kube.put(gpu_node("gpu-1"))
+    with pytest.raises(InvalidInput) as refused:
+        resolve_placement(
+            run_t.deploy(labels=["apps=phi", "tier=gpu"], nodes=["gpu-1"]), RunOptions(), kube, helpers.catalog()
+        )
+    assert refused.value.fix == "label it (kubectl label node gpu-1 apps=phi tier=gpu), or drop the labels"
