@@ -519,3 +519,9 @@ def test_workload_warning_orders_by_last_timestamp() -> None:
 def test_a_cloud_error_keeps_its_details() -> None:
     err = CloudError("quota", code="QuotaExceeded", details=["standardNCADSA100v4Family: 0 of 24 left"])
     assert (err.reason, err.details) == ("QuotaExceeded", ["standardNCADSA100v4Family: 0 of 24 left"])
+
+
+def test_a_file_of_exactly_the_size_limit_is_read() -> None:
+    text = "a: 1\n" + "#" * (MAX_FILE_BYTES - 5)
+    assert len(text) == MAX_FILE_BYTES
+    assert load_documents(text, "w.yaml") == [{"a": 1}]

@@ -566,3 +566,15 @@ def test_a_named_node_without_the_labels_says_how_to_label_it() -> None:
             run_t.deploy(labels=["apps=phi", "tier=gpu"], nodes=["gpu-1"]), RunOptions(), kube, helpers.catalog()
         )
     assert refused.value.fix == "label it (kubectl label node gpu-1 apps=phi tier=gpu), or drop the labels"
+
+
+def test_a_broken_record_says_what_is_wrong_with_it() -> None:
+    kube = FakeKube()
+    _sts(kube, "a")
+    record = kube.obj(f"/api/v1/namespaces/{NS}/configmaps/a-workspace")
+    assert record is not None
+    record["metadata"]["annotations"]["kaitoctl.io/spec"] = "not json"
+    kube.put(record)
+    assert cluster.list_all_records(kube, NS)[1] == [
+        cluster.BrokenRecord("a-workspace", NS, "annotation kaitoctl.io/spec is malformed (JSONDecodeError)")
+    ]
