@@ -525,3 +525,55 @@ def test_a_file_of_exactly_the_size_limit_is_read() -> None:
     text = "a: 1\n" + "#" * (MAX_FILE_BYTES - 5)
     assert len(text) == MAX_FILE_BYTES
     assert load_documents(text, "w.yaml") == [{"a": 1}]
+
+
+def test_more_kaito_yaml_refusals_exactly() -> None:
+    no_name = _kaito()
+    no_name["metadata"].pop("name")  # type: ignore[attr-defined]
+    assert _kaito_error(no_name) == ("metadata.name", "a workspace name is required", "set metadata.name")
+    both = _kaito(tuning={"preset": {"name": "phi-3"}})
+    assert _kaito_error(both) == (
+        "inference/tuning",
+        "a Workspace needs exactly one of inference and tuning",
+        "keep one of the two sections",
+    )
+    assert _kaito_error(_kaito(resource__partition={"x": 1})) == (
+        "resource.partition",
+        "MIG/accelerator partitions are not supported by kaitoctl",
+        "remove partition",
+    )
+    typo = _kaito(resource__labelSelector={"matchLabels": {"apps": "x"}, "matchExpresions": []})
+    assert _kaito_error(typo) == (
+        "resource.labelSelector.matchExpresions",
+        "unknown field",
+        "did you mean 'matchExpressions'?",
+    )
+    tuning = yaml.safe_load((FIXTURES / "v1beta1-tuning-pvc.yaml").read_text())
+    tuning["tuning"]["input"]["bogus"] = 1
+    assert _kaito_error(tuning) == (
+        "tuning.input.bogus",
+        "unknown field",
+        "allowed: image, imagePullSecrets, name, urls, volumeSource",
+    )
+    bad_volume = _kaito(inference__adapters=[{"source": {"name": "a", "volumeSource": {"persistentVolumeClaim": "x"}}}])
+    err = _yaml_validation_error(bad_volume)
+    assert (err.field, err.problem, err.fix) == (
+        "inference.adapters[0].persistentVolumeClaim",
+        "expected a mapping, got str",
+        "see the README",
+    )
+
+
+def test_kaito_yaml_options_are_read() -> None:
+    doc = _kaito(
+        inference__preset__presetOptions={"modelAccessSecret": "hf"},
+        inference__config="cm",
+        resource__labelSelector__matchExpressions=[{"key": "z", "operator": "In", "values": ["a"]}],
+    )
+    spec = spec_from_kaito(doc, catalog())
+    assert spec.inference is not None
+    assert (spec.model_access_secret, spec.inference.config, spec.resource.match_expressions) == (
+        "hf",
+        "cm",
+        ({"key": "z", "operator": "In", "values": ["a"]},),
+    )
