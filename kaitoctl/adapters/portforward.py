@@ -41,6 +41,7 @@ class LocalForward:
         self._spare: Any = None
         self._lock = threading.Lock()
         self._open_sockets: set[socket.socket] = set()
+        self._answers: list[threading.Thread] = []  # pod -> client pumps (refusal() waits for them)
 
     @property
     def url(self) -> str:
@@ -107,7 +108,11 @@ class LocalForward:
             return
         remote = forward.socket(self.port)
         remote.setblocking(True)
-        threading.Thread(target=self._pump, args=(remote, conn, forward), daemon=True).start()
+        answer = threading.Thread(
+            target=self._pump, args=(remote, conn, forward), kwargs={"on_silent_end": self._refused}, daemon=True
+        )
+        self._answers.append(answer)
+        answer.start()
         try:
             self._pump(conn, remote, forward)
         finally:
@@ -117,17 +122,49 @@ class LocalForward:
         with self._lock:
             self._open_sockets.discard(conn)
 
+    def _refused(self, forward: Any) -> None:
+        """The pod's side ended before a single byte came back: the pod refused the connection (nothing listens on
+        the port yet, or any more). The kubelet says why on the stream's error channel (kubernetes.stream keeps it
+        as `error(port)`), e.g. "... dial tcp4 127.0.0.1:5000: connect: connection refused"."""
+        try:
+            said = " ".join(str(forward.error(self.port) or "").split())
+        except (ValueError, AttributeError):
+            said = ""
+        self.errors.append(
+            f"port-forward to {self.namespace}/{self.pod}:{self.port} reached the pod, but nothing answered on port "
+            f"{self.port}" + (f" ({said[:300]})" if said else " (the stream closed before any answer)")
+        )
+
+    def refusal(self, workspace: str) -> OperationFailed | None:
+        """The last refusal as the error to show instead of the HTTP client's "Server disconnected", or None.
+        Called after the client's connection failed: its answering pump is ending (the client may have seen its
+        socket close from the other pump first), so wait a moment for it to say why."""
+        for answer in list(self._answers):
+            answer.join(timeout=1.0)
+        if not self.errors:
+            return None
+        return OperationFailed(
+            self.errors[-1],
+            reason="PortForwardRefused",
+            hint="the model server in the pod is not listening (still starting, or it exited): see "
+            f"`kaitoctl logs {workspace}` and `kaitoctl status {workspace}`, then retry",
+        )
+
     @staticmethod
-    def _pump(source: socket.socket, target: socket.socket, forward: Any) -> None:
+    def _pump(source: socket.socket, target: socket.socket, forward: Any, on_silent_end: Any = None) -> None:
+        sent = False
         try:
             while True:
                 data = source.recv(65536)
                 if not data:
                     break
                 target.sendall(data)
+                sent = True
         except OSError:
             pass
         finally:
+            if not sent and on_silent_end is not None:
+                on_silent_end(forward)  # before the shutdown below: the client reads the reason after its error
             for sock in (source, target):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)

@@ -130,6 +130,7 @@ def open_session(
     """Port-forward through the API server to a ready pod (or use --endpoint), then discover the models."""
     adapters: list[str] = []
     base: str | None = None
+    forward: Any = None  # the LocalForward, when there is one
     if endpoint is not None:
         if not endpoint.startswith(("http://", "https://")):
             raise InvalidInput(
@@ -154,7 +155,11 @@ def open_session(
         url, via, name = forward.url, f"port-forward to {ns}/{pod}:{SERVER_PORT}", status.name
     client = ModelClient(url, headers=headers, timeout=request_timeout, on_retry=on_retry)
     stack.callback(client.close)
-    models = client.models()
+    try:
+        models = client.models()
+    except OperationFailed as error:  # "Server disconnected": say that the pod refused, and why, if it did
+        refused = forward.refusal(name or "WORKSPACE") if forward is not None else None
+        raise (refused or error) from None
     return Session(client, name, choose_model(models, model, adapters, base), models, via, base, adapters)
 
 
