@@ -9,7 +9,10 @@ caught too). The libraries and what they log at DEBUG (versions pinned by the lo
   client itself only logs through http.client when Configuration.debug is set (kaitoctl never sets it).
 - azure-core 1.41 HttpLoggingPolicy: URL and headers, every header and query parameter not on its allow-lists
   replaced by REDACTED (Authorization is not on it).
-- azure-identity 1.27 / msal 1.39: credential choice and token acquisition events (no token values).
+- azure-identity 1.27 / msal 1.39: credential choice and token acquisition events (no token values); tested on
+  the az login path (AzureCliCredential running the emulator's fake `az`) and the service principal path
+  (ClientSecretCredential through msal).
+- the kubeconfig's exec plugin (kubelogin on AKS): the ExecCredential token is not logged.
 - httpx 0.29 / httpcore 1.0: one "HTTP Request: METHOD URL status" line; httpcore traces request methods and
   response headers, never request headers.
 """
@@ -172,6 +175,59 @@ def test_kube_requests_log_no_token_no_client_key_no_secret_data(debug_logging: 
     )
 
 
+def test_kube_exec_plugin_token_is_not_logged(debug_logging: Any, tmp_path: Path) -> None:
+    """AKS kubeconfigs get their token from an exec plugin (kubelogin): the ExecCredential it prints
+    (client.authentication.k8s.io/v1beta1, status.token) travels as the bearer token and is not logged."""
+    import sys
+
+    from kaitoctl.adapters.k8s import Kube
+
+    exec_token = "exec-plugin-token-6a6a"
+    seen: list[str] = []
+
+    def answer(handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        seen.append(handler.headers.get("Authorization") or "")
+        return _json({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
+
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {"token": exec_token},
+    }
+    server = _Server(answer)
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": server.url}}],
+                "users": [
+                    {
+                        "name": "u",
+                        "user": {
+                            "exec": {
+                                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                                "command": sys.executable,
+                                "args": ["-c", f"print({json.dumps(json.dumps(credential))})"],
+                                "interactiveMode": "Never",
+                            }
+                        },
+                    }
+                ],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    try:
+        Kube.connect(kubeconfig).get("/api/v1/namespaces/default")
+    finally:
+        server.close()
+    assert seen == [f"Bearer {exec_token}"]
+    _assert_logged_without(debug_logging(), "/api/v1/namespaces/default", exec_token)
+
+
 # -- azure-core, azure-identity, msal ---------------------------------------------------------------------------
 
 
@@ -324,3 +380,26 @@ def test_a_record_that_cannot_be_written_is_not_dumped_raw(capfd: pytest.Capture
     err = capfd.readouterr().err
     assert "message withheld" in err
     assert SAS_SIG not in err and KUBE_TOKEN not in err
+
+
+def test_az_login_path_logs_no_token(
+    debug_logging: Any, make_arm_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kaitoctl's default credential (DefaultAzureCredential, here narrowed to AzureCliCredential as the
+    emulator's environment does) running the emulator's fake `az` (the real subprocess path), then ARM: the token
+    that `az account get-access-token` printed is not logged."""
+    from kaitoctl.adapters.aks import Aks, AksTarget
+
+    arm_emulator = make_arm_emulator(strict_tokens=True)  # only the fake az's token is accepted
+    for name, value in arm_emulator.env().items():
+        monkeypatch.setenv(name, value)
+    target = AksTarget(
+        arm_emulator.subscription,
+        arm_emulator.resource_group,
+        arm_emulator.cluster,
+        endpoint=arm_emulator.endpoint,
+        ca_bundle=str(arm_emulator.ca_bundle),
+    )
+    clusters = Aks(target).list_clusters()
+    assert [c["name"] for c in clusters] == [arm_emulator.cluster]  # strict tokens: the az token travelled
+    _assert_logged_without(debug_logging(), "AzureCliCredential", arm_emulator.token)
