@@ -134,6 +134,26 @@ def test_deploy_chat_logs_on_the_real_node(real: tuple[LocalCluster, realnode.Re
     assert "NVIDIA_VISIBLE_DEVICES=GPU-" in logs  # set by the device plugin's Allocate
     assert '"POST /v1/chat/completions"' in logs
 
+    # `kaitoctl endpoint` with the official OpenAI client, through the kubelet's real port-forward (containerd
+    # enters the pod's network namespace) to the server in the container.
+    import openai
+
+    proc = Background(["endpoint", "-n", ns, "--port", "0"], env)
+    try:
+        url = proc.wait_for_line("OPENAI_BASE_URL=", stream="stdout").strip().split("=", 1)[1]
+        api = openai.OpenAI(base_url=url, api_key="not-checked", max_retries=0, timeout=120)
+        assert [m.id for m in api.models.list()] == [BASE]
+        question = [{"role": "user", "content": "Where do you run?"}]
+        reply = api.chat.completions.create(model=BASE, messages=question)
+        assert reply.choices[0].message.content == "echo: Where do you run?"
+        stream = api.chat.completions.create(model=BASE, messages=question, stream=True)
+        deltas = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+        assert len(deltas) > 1 and "".join(deltas) == "echo: Where do you run?"
+    finally:
+        proc.interrupt()
+        ended = proc.finish()
+    assert ended.returncode == 0 and "Traceback" not in ended.stderr, ended.stderr
+
 
 def _layer_files(node: realnode.RealNode, repo: str, tag: str) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The manifest of an image in the private registry and the files of its (single) layer."""
