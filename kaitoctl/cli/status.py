@@ -87,6 +87,72 @@ def _orphans(lookup: Any, ns: str | None, statuses: list[Any], broken: list[Any]
     return orphaned(pools, recorded, ns)
 
 
+class _View:
+    """How `status` prints: a table (plain or -o wide) or yaml/json documents."""
+
+    def __init__(self, name: str | None, all_namespaces: bool, *, wide: bool, fmt: str | None) -> None:
+        self.name, self.all_namespaces, self.wide, self.fmt = name, all_namespaces, wide, fmt
+        self.headers = [*(["NAMESPACE"] if all_namespaces else []), *HEADERS, *(WIDE if wide else [])]
+        self.orphans: list[Any] | None = None  # None: not looked for (no AKS cluster configured, or one workspace)
+
+    def show(self, statuses: list[Any], first: bool) -> None:
+        from kaitoctl.cli.output import clean
+
+        if self.fmt is not None:
+            docs = [document("WorkspaceStatus", **s.to_dict()) for s in statuses]
+            orphans = self.orphans
+            extra = {"orphanedPools": [p.to_dict() for p in orphans]} if orphans is not None and first else {}
+            data = docs[0] if self.name is not None else document("List", items=docs, **extra)
+            if self.fmt == "json":
+                print_json(data)
+            else:
+                import yaml
+
+                sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
+            return
+        text = clean(format_table(self.headers, _rows(statuses, self.all_namespaces, self.wide)))  # cluster text
+        sys.stdout.write(text if first else "".join(text.splitlines(keepends=True)[1:]))
+        if self.name is not None and statuses and statuses[0].diagnosis is not None and first:
+            d = statuses[0].diagnosis
+            line = f"reason: {d.reason}: {d.message}" + (f" (pod {d.pod})" if d.pod else "")
+            sys.stderr.write(clean(line) + "\n")
+        sys.stdout.flush()
+
+
+def _warn_orphans(orphans: list[Any]) -> None:
+    from kaitoctl.cli.output import clean, warn
+
+    for p in orphans:
+        warn(  # tag values come from Azure: cleaned of escape sequences like any cluster text
+            clean(
+                f"agent pool {p.name} ({p.count} × {p.vm_size}) carries kaitoctl's tags for {p.workspace} but "
+                f"no workspace record names it: `kaitoctl delete {p.workspace_name} -n {p.namespace}` releases it"
+            )
+        )
+
+
+def _follow(kube: Any, ns: str | None, name: str | None, statuses: list[Any], view: _View) -> None:
+    """`-w`: a row is printed again when what it shows changed (AGE aside, like `kubectl get -w`). Statuses the
+    watch did not recompute are the same objects: skipped without formatting them."""
+    from kaitoctl.ops.status import watch_statuses
+
+    previous = {(s.namespace, s.name): (s, _shown(s)) for s in statuses}
+    for current in watch_statuses(kube, ns, name):
+        changed, now = [], {}
+        for s in current:
+            key = (s.namespace, s.name)
+            old = previous.get(key)
+            if old is not None and old[0] is s:
+                now[key] = old
+                continue
+            now[key] = (s, _shown(s))
+            if old is None or old[1] != now[key][1]:
+                changed.append(s)
+        previous = now
+        if changed:
+            view.show(changed, False)
+
+
 @o.verb
 def status(
     name: Annotated[
@@ -130,44 +196,19 @@ def status(
       # Endpoint, cost per hour and node pool of each workspace
       kaitoctl status -o wide
     """
-    kubeconfig, context, namespace = conn.kubeconfig, conn.context, conn.namespace
     with reporting():
+        from kaitoctl.cli.output import warn
         from kaitoctl.cli.workspace_run import parse_duration
         from kaitoctl.ops import cluster
+        from kaitoctl.ops.cluster import BrokenRecord
         from kaitoctl.ops.status import collect
 
         fmt = check_output_format(output, STATUS_FORMATS)
-        wide = fmt == "wide"
-        fmt = None if wide else fmt
+        view = _View(name, all_namespaces, wide=fmt == "wide", fmt=None if fmt == "wide" else fmt)
         timeout_s = parse_duration(request_timeout, "--request-timeout")
-        kube = cluster.connect(kubeconfig, context)
+        kube = cluster.connect(conn.kubeconfig, conn.context)
         kube.request_timeout = timeout_s
-        ns = None if all_namespaces else cluster.resolve_namespace(kube, namespace)
-        headers = [*(["NAMESPACE"] if all_namespaces else []), *HEADERS, *(WIDE if wide else [])]
-        orphans: list[Any] | None = None  # None: not looked for (no AKS cluster configured, or one workspace)
-
-        def show(statuses: list[Any], first: bool) -> None:
-            if fmt is not None:
-                docs = [document("WorkspaceStatus", **s.to_dict()) for s in statuses]
-                extra = {"orphanedPools": [p.to_dict() for p in orphans]} if orphans is not None and first else {}
-                data = docs[0] if name is not None else document("List", items=docs, **extra)
-                if fmt == "json":
-                    print_json(data)
-                else:
-                    import yaml
-
-                    sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
-                return
-            text = clean(format_table(headers, _rows(statuses, all_namespaces, wide)))  # cluster text, not escapes
-            sys.stdout.write(text if first else "".join(text.splitlines(keepends=True)[1:]))
-            if name is not None and statuses and statuses[0].diagnosis is not None and first:
-                d = statuses[0].diagnosis
-                line = f"reason: {d.reason}: {d.message}" + (f" (pod {d.pod})" if d.pod else "")
-                sys.stderr.write(clean(line) + "\n")
-            sys.stdout.flush()
-
-        from kaitoctl.cli.output import clean, warn
-        from kaitoctl.ops.cluster import BrokenRecord
+        ns = None if all_namespaces else cluster.resolve_namespace(kube, conn.namespace)
 
         broken: list[BrokenRecord] = []
         lookup = _start_orphan_lookup(kube, conn, azure) if name is None else None
@@ -179,36 +220,11 @@ def status(
 
             raise NotFound(f"no kaitoctl workspace {name!r} in namespace {ns}", hint="`kaitoctl status -A` lists them")
         if lookup is not None:
-            orphans = _orphans(lookup, ns, statuses, broken)
-            for p in orphans or []:
-                warn(  # tag values come from Azure: cleaned of escape sequences like any cluster text
-                    clean(
-                        f"agent pool {p.name} ({p.count} × {p.vm_size}) carries kaitoctl's tags for {p.workspace} but "
-                        f"no workspace record names it: `kaitoctl delete {p.workspace_name} -n {p.namespace}` "
-                        "releases it"
-                    )
-                )
-        if not statuses and fmt is None:
+            view.orphans = _orphans(lookup, ns, statuses, broken)
+            _warn_orphans(view.orphans or [])
+        if not statuses and view.fmt is None:
             sys.stderr.write(f"No kaitoctl workspaces in {'any namespace' if ns is None else 'namespace ' + ns}.\n")
         else:
-            show(statuses, True)
+            view.show(statuses, True)
         if watch:
-            from kaitoctl.ops.status import watch_statuses
-
-            # A row is printed again when what it shows changed (AGE aside, like `kubectl get -w`). Statuses the
-            # watch did not recompute are the same objects: skipped without formatting them.
-            previous = {(s.namespace, s.name): (s, _shown(s)) for s in statuses}
-            for current in watch_statuses(kube, ns, name):
-                changed, now = [], {}
-                for s in current:
-                    key = (s.namespace, s.name)
-                    old = previous.get(key)
-                    if old is not None and old[0] is s:
-                        now[key] = old
-                        continue
-                    now[key] = (s, _shown(s))
-                    if old is None or old[1] != now[key][1]:
-                        changed.append(s)
-                previous = now
-                if changed:
-                    show(changed, False)
+            _follow(kube, ns, name, statuses, view)
