@@ -108,3 +108,59 @@ def test_a_models_summary_counts_failures_as_wrong_and_tokens_over_answer_time()
 def test_without_usage_figures_there_is_no_tokens_per_second() -> None:
     summary = summarize("m", [Outcome(Example(1, "q", "e"), "m", "e", 0.3, None)])
     assert summary.tokens_per_s is None and summary.exact == 1 and summary.p50_s == 0.3
+
+
+def test_more_than_the_most_examples_is_refused_with_a_fix() -> None:
+    from kaitoctl.core.evaluation import MAX_EXAMPLES
+
+    assert MAX_EXAMPLES == 100_000
+    line = '{"prompt": "p", "expected": "e"}'
+    assert len(parse_dataset([line] * MAX_EXAMPLES, "big.jsonl")) == MAX_EXAMPLES
+    with pytest.raises(InvalidInput) as big:
+        parse_dataset([line] * (MAX_EXAMPLES + 1), "big.jsonl")
+    assert (big.value.field, big.value.problem, big.value.fix) == (
+        "--dataset",
+        "big.jsonl has more than 100000 examples",
+        "split it into smaller files",
+    )
+
+
+def test_an_empty_dataset_says_what_a_line_looks_like() -> None:
+    with pytest.raises(InvalidInput) as empty:
+        parse_dataset([], "none.jsonl")
+    assert (empty.value.field, empty.value.problem, empty.value.fix) == (
+        "--dataset",
+        "none.jsonl has no examples",
+        'one JSON object per line: {"prompt": ..., "expected": ...}',
+    )
+
+
+def test_an_integer_id_names_the_example_and_a_null_id_is_none() -> None:
+    examples = parse_dataset(['{"prompt": "p", "expected": "e", "id": 0}', '{"prompt": "p", "expected": "e", "id": null}'], "x")
+    assert examples == [Example(1, "p", "e", "0"), Example(2, "p", "e", None)]
+    assert [e.name for e in examples] == ["0", "line 2"]
+
+
+def test_a_failed_request_is_neither_exact_nor_contains() -> None:
+    example = Example(1, "q", "Paris")
+    failed = Outcome(example, "m", None, error="timeout")
+    assert (failed.exact, failed.contains) == (False, False)
+    right = Outcome(example, "m", "paris, France")
+    assert (right.exact, right.contains) == (False, True)
+
+
+def test_a_summary_of_nothing_and_of_answers_without_time() -> None:
+    empty = summarize("m", [])
+    assert (empty.examples, empty.exact_accuracy, empty.contains_accuracy) == (0, 0.0, 0.0)
+    assert (empty.p50_s, empty.p90_s, empty.p99_s, empty.tokens_per_s) == (None, None, None, None)
+    example = Example(1, "q", "4")
+    # tokens without a latency are not counted; a zero total time gives no rate
+    untimed = summarize("m", [Outcome(example, "m", "4", None, 50), Outcome(example, "m", "4", 0.0, 5)])
+    assert (untimed.exact, untimed.contains, untimed.errors, untimed.p50_s, untimed.tokens_per_s) == (2, 2, 0, 0.0, None)
+    mixed = summarize(
+        "m",
+        [Outcome(example, "m", "4", 2.0, 10), Outcome(example, "m", "4", None, 50), Outcome(example, "m", "5", 3.0, None)],
+    )
+    assert mixed.tokens_per_s == 5.0
+    assert (mixed.p50_s, mixed.p90_s) == (2.0, 3.0)
+    assert (mixed.exact_accuracy, mixed.model) == (2 / 3, "m")

@@ -46,3 +46,52 @@ def test_workspace_names_follow_kaito() -> None:
 )
 def test_fields_are_named_as_the_user_wrote_them(source: str, mode: str, path: str, index: int | None, name: str) -> None:
     assert Fields(source, mode)(path, index) == name  # type: ignore[arg-type]
+
+
+FLAG_FOR = {
+    "metadata.name": "--name",
+    "metadata.namespace": "--namespace",
+    "resource.instanceType": "--instance-type",
+    "resource.count": "--count",
+    "resource.labelSelector.matchLabels": "--label",
+    "resource.labelSelector": "--label",
+    "resource.preferredNodes": "--node",
+    "inference.preset.name": "PRESET",
+    "tuning.preset.name": "PRESET",
+    "inference.runtime": "--runtime",
+    "inference.adapters": "--adapter",
+    "inference.config": "--config",
+    "inference.maxModelLen": "--max-model-len",
+    "tuning.config": "--config",
+    "tuning.method": "--method",
+    "tuning.input": "--input-url/--input-image/--input-pvc",
+    "tuning.input.urls": "--input-url",
+    "tuning.input.image": "--input-image",
+    "tuning.input.imagePullSecrets": "--image-pull-secret",
+    "tuning.input.volumeSource": "--input-pvc",
+    "tuning.output": "--output-image/--output-pvc",
+    "tuning.output.image": "--output-image",
+    "tuning.output.imagePushSecret": "--push-secret",
+    "tuning.output.volumeSource": "--output-pvc",
+    "presetOptions.image": "--image",
+    "presetOptions.imagePullSecrets": "--image-pull-secret",
+    "presetOptions.modelAccessSecret": "--model-access-secret",
+}
+
+
+@pytest.mark.parametrize("path", list(FLAG_FOR))
+def test_every_field_is_named_by_the_flag_that_sets_it_and_in_a_file_by_its_path(path: str) -> None:
+    assert Fields("flags", "tuning")(path) == FLAG_FOR[path]
+    assert Fields("flags", "tuning")(path, 2) == FLAG_FOR[path]  # a flag has no index
+    in_file = {
+        "inference.runtime": 'metadata.annotations["kaito.sh/runtime"]',
+        "inference.maxModelLen": "--max-model-len",
+    }.get(path, f"tuning.preset.{path}" if path.startswith("presetOptions.") else path)
+    assert Fields("kaito.sh/v1beta1", "tuning")(path) == in_file
+    assert Fields("kaito.sh/v1beta1", "tuning")(path, 0) == f"{in_file}[0]"
+
+
+def test_a_field_s_default_mode_is_inference() -> None:
+    assert Fields("kaito.sh/v1beta1")("presetOptions.modelAccessSecret") == "inference.preset.presetOptions.modelAccessSecret"
+    assert Fields("flags")("presetOptions.unknown") == "inference.preset.presetOptions.unknown"
+    assert Fields("kaito.sh/v1alpha1", "inference")("resource.labelSelector", 3) == "resource.labelSelector[3]"
