@@ -16,6 +16,10 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # U+0085 (NEL): a YAML loader reads it as a line break in a block or single-quoted scalar and returns "\n" in
+    # its place; only the double-quoted style's escape (\N) keeps it.
+    if "\x85" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     # Literal style only where it round-trips exactly: no trailing spaces on lines, no tabs, printable text.
     if "\n" in value and not any(line != line.rstrip(" ") for line in value.split("\n")) and "\t" not in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")

@@ -236,6 +236,7 @@ HOSTILE_STRINGS = [
     "tab\there\x00nul\x1b[31mred\u2028line\u0085next",
     "emoji 🚀 and 日本語",
     "trailing space \n",
+    "line\n\u0085next line",  # no tab: a literal block would read U+0085 back as a line break
 ]
 
 
