@@ -1,8 +1,10 @@
 """The Kubernetes side effects: one thin client over the official `kubernetes` package.
 
-The official client handles kubeconfig (contexts, exec plugins, certificates, token refresh); requests go through
-its ApiClient by path, so kaitoctl needs no API discovery (each request counts against the per-command budget),
-and server-side apply, watches and logs work for every kind the same way.
+The official client handles kubeconfig (contexts, exec plugins, certificates, token refresh; adapters/kubeconfig.py
+reads the static-credential case without importing it) and the transport: requests go through its REST client
+(TLS, proxies, timeouts) by path, so kaitoctl needs no API discovery (each request counts against the per-command
+budget), and server-side apply, watches and logs work for every kind the same way. The generated ApiClient is built
+only for exec and port-forward, which need its websocket support.
 """
 
 from __future__ import annotations
@@ -13,18 +15,22 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import urllib3
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
+from kubernetes.client.configuration import Configuration
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
+from kubernetes.client.rest import RESTClientObject
 
 from kaitoctl import __version__
+from kaitoctl.adapters import kubeconfig as kubeconfig_reader
 from kaitoctl.core import collector
 from kaitoctl.core.errors import ClusterUnreachable, InvalidInput, NotFound, OperationFailed
 from kaitoctl.core.naming import MANAGED_BY, MANAGED_BY_LABEL
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 log = logging.getLogger("kaitoctl.kube")  # -v: one line per API request (method, path, status, time)
 
@@ -90,44 +96,37 @@ def _status_message(body: bytes | str | None) -> str:
 class Kube:
     """A connected cluster. Methods return plain dicts as the API sends them."""
 
-    def __init__(self, api: k8s_client.ApiClient, context: KubeContext) -> None:
-        self.api = api
+    def __init__(self, configuration: Configuration, context: KubeContext) -> None:
+        self.configuration = configuration
+        self.rest = RESTClientObject(configuration)
         self.context = context
         # --request-timeout (kubectl's meaning): when set, it bounds every request, watches and log streams too.
         self.request_timeout: float | None = None
+        self._api: ApiClient | None = None
+
+    @property
+    def api(self) -> ApiClient:
+        """The generated client on the same configuration, for exec and port-forward (kubernetes.stream)."""
+        if self._api is None:
+            from kubernetes.client import ApiClient
+
+            self._api = ApiClient(self.configuration)
+            self._api.user_agent = USER_AGENT
+        return self._api
 
     # -- connection ---------------------------------------------------------------------------------------------
 
     @classmethod
     def connect(cls, kubeconfig: Path | None = None, context: str | None = None) -> Kube:
-        config_file = str(kubeconfig) if kubeconfig else None
         try:
-            contexts, active = k8s_config.list_kube_config_contexts(config_file=config_file)
-            chosen = active
-            if context is not None:
-                chosen = next((c for c in contexts if c["name"] == context), None)
-                if chosen is None:
-                    names = ", ".join(c["name"] for c in contexts)
-                    raise InvalidInput(
-                        "--context", f"context {context!r} is not in the kubeconfig", f"use one of: {names}"
-                    )
-            configuration = k8s_client.Configuration()
-            k8s_config.load_kube_config(
-                config_file=config_file, context=context, client_configuration=configuration, persist_config=False
-            )
-        except ConfigException as exc:
-            where = config_file or "KUBECONFIG / ~/.kube/config"
-            raise InvalidInput(
-                "--kubeconfig",
-                f"cannot load a kubeconfig from {where}: {exc}",
-                "pass --kubeconfig FILE, or run `az aks get-credentials` first",
-            ) from None
-        except OSError as exc:
-            raise InvalidInput("--kubeconfig", f"cannot read the kubeconfig: {exc}", "check the path") from None
-        api = k8s_client.ApiClient(configuration)
-        api.user_agent = USER_AGENT
-        namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
-        return cls(api, KubeContext(name=(chosen or {}).get("name"), namespace=namespace, server=configuration.host))
+            loaded = kubeconfig_reader.load_static(kubeconfig, context)
+        except kubeconfig_reader.Unsupported:
+            loaded = _load_with_library(kubeconfig, context)
+        configuration = loaded.configuration
+        return cls(
+            configuration,
+            KubeContext(name=loaded.context, namespace=loaded.namespace or "default", server=configuration.host),
+        )
 
     # -- raw requests -------------------------------------------------------------------------------------------
 
@@ -149,14 +148,19 @@ class Kube:
         payload = (
             body if content_type in (None, "application/json") or isinstance(body, (str, bytes)) else json.dumps(body)
         )
-        request = self.api.param_serialize(
-            method, path, query_params=query or [], header_params=headers, body=payload, auth_settings=["BearerToken"]
-        )
+        headers["User-Agent"] = USER_AGENT
+        # The bearer token as ApiClient.update_params_for_auth sets it (auth_settings also runs the refresh hook).
+        bearer = self.configuration.auth_settings().get("BearerToken")
+        if bearer and bearer["value"]:
+            headers[bearer["key"]] = bearer["value"]
+        url = self.configuration.host + path
+        if query:  # ApiClient.parameters_to_url_query's encoding
+            url += "?" + "&".join(f"{key}={quote(value)}" for key, value in query)
         if self.request_timeout is not None:
             timeout = self.request_timeout
         started = time.monotonic()
         try:
-            response = self.api.call_api(*request, _request_timeout=timeout)
+            response = self.rest.request(method, url, headers=headers, body=payload, _request_timeout=timeout)
         except ApiException as exc:  # TLS problems surface here with status 0
             raise ClusterUnreachable(
                 f"cannot talk to the API server at {self.context.server}: {exc.reason}",
@@ -441,3 +445,34 @@ class Kube:
                 raise
             return False
         return True
+
+
+def _load_with_library(path: Path | None, context: str | None) -> kubeconfig_reader.Loaded:
+    """Everything adapters/kubeconfig.py leaves to the library: exec plugins, auth providers, merged files."""
+    from kubernetes import config as k8s_config
+    from kubernetes.config.config_exception import ConfigException
+
+    config_file = str(path) if path else None
+    try:
+        contexts, active = k8s_config.list_kube_config_contexts(config_file=config_file)
+        chosen = active
+        if context is not None:
+            chosen = next((c for c in contexts if c["name"] == context), None)
+            if chosen is None:
+                names = ", ".join(c["name"] for c in contexts)
+                raise InvalidInput("--context", f"context {context!r} is not in the kubeconfig", f"use one of: {names}")
+        configuration = Configuration()
+        k8s_config.load_kube_config(
+            config_file=config_file, context=context, client_configuration=configuration, persist_config=False
+        )
+    except ConfigException as exc:
+        where = config_file or "KUBECONFIG / ~/.kube/config"
+        raise InvalidInput(
+            "--kubeconfig",
+            f"cannot load a kubeconfig from {where}: {exc}",
+            "pass --kubeconfig FILE, or run `az aks get-credentials` first",
+        ) from None
+    except OSError as exc:
+        raise InvalidInput("--kubeconfig", f"cannot read the kubeconfig: {exc}", "check the path") from None
+    chosen_context = (chosen or {}).get("context") or {}
+    return kubeconfig_reader.Loaded(configuration, (chosen or {}).get("name"), chosen_context.get("namespace"))

@@ -48,7 +48,7 @@ class LocalForward:
         return f"http://127.0.0.1:{self.local_port}"
 
     def _open(self) -> Any:
-        api = k8s_client.CoreV1Api(k8s_client.ApiClient(self.kube.api.configuration))
+        api = k8s_client.CoreV1Api(k8s_client.ApiClient(self.kube.configuration))
         try:
             return portforward(
                 api.connect_get_namespaced_pod_portforward, self.pod, self.namespace, ports=str(self.port)
