@@ -171,16 +171,39 @@ def reporting(
 
 
 def print_plan(plan: Plan, objects: list[dict[str, Any]], *, pool_action: str | None = None) -> None:
-    """The human-readable plan, on stderr."""
+    """The human-readable plan, on stderr: what runs, on what and at what cost, whether it fits, its data, where."""
+    from kaitoctl.core.manifests import object_ref
+
+    rows = [
+        *_machine_rows(plan),
+        *_fit_rows(plan),
+        *_data_rows(plan),
+        *_placement_rows(plan, pool_action),
+        ("objects", ", ".join(object_ref(o) for o in objects)),
+    ]
     console = stderr()
-    spec = plan.spec
-    preset = plan.preset
-    sku = plan.sku
-    rows: list[tuple[str, str]] = []
+    console.print(
+        f"[bold]Plan:[/] {plan.action} workspace [bold]{escape(plan.spec.name)}[/] in namespace "
+        f"{escape(plan.namespace)}"
+    )
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        console.print(f"  {key:<{width}}  {escape(value)}")
+    for message in plan.warnings:
+        warn(message)
+    for blocker in plan.blockers:
+        warn(f"a real run would stop here: {blocker.message}" + (f" — {blocker.hint}" if blocker.hint else ""))
+    for message in plan.notes:
+        note(message)
+
+
+def _machine_rows(plan: Plan) -> list[tuple[str, str]]:
+    """The model, the method or runtime, the instance type, the node count, Spot, the price and the alternatives."""
+    preset, sku = plan.preset, plan.sku
     revision = f" @ {preset.revision[:7]}" if preset.revision and preset.revision != "main" else ""
-    rows.append(("preset", f"{preset.name} ({preset.hf_repo}{revision}), weights {preset.weights_gib:g} GiB"))
-    if spec.tuning is not None:
-        rows.append(("method", spec.tuning.method))
+    rows = [("preset", f"{preset.name} ({preset.hf_repo}{revision}), weights {preset.weights_gib:g} GiB")]
+    if plan.spec.tuning is not None:
+        rows.append(("method", plan.spec.tuning.method))
     else:
         rows.append(("runtime", plan.runtime or "vllm"))
     rows.append(
@@ -213,6 +236,12 @@ def print_plan(plan: Plan, objects: list[dict[str, Any]], *, pool_action: str | 
             for o in plan.ranking.offers[1:4]
         ]
         rows.append(("next cheapest", "; ".join(others)))
+    return rows
+
+
+def _fit_rows(plan: Plan) -> list[tuple[str, str]]:
+    """Why the model fits (inference) or the tuning memory estimate with its assumptions."""
+    rows: list[tuple[str, str]] = []
     if plan.inference_fit is not None:
         lines = plan.inference_fit.explain()
         rows.append(("fit", lines[0]))
@@ -223,56 +252,51 @@ def print_plan(plan: Plan, objects: list[dict[str, Any]], *, pool_action: str | 
         rows.extend(("", line) for line in lines[1:])
         rows.append(("assumptions", plan.tuning_estimate.assumptions[0]))
         rows.extend(("", line) for line in plan.tuning_estimate.assumptions[1:])
-    if spec.tuning is not None:
-        src, out = spec.tuning.input, spec.tuning.output
-        if src.urls:
-            label = " (default: the Phi-3 cookbook dataset)" if src.default_dataset else ""
-            from kaitoctl.core.redact import redact_urls
+    return rows
 
-            rows.append(("input", ", ".join(redact_urls(src.urls)) + label))
-        elif src.image:
-            rows.append(("input", f"image {src.image}"))
-        elif src.managed_pvc:
-            rows.append(
-                ("input", f"--input-file, uploaded into PersistentVolumeClaim {src.managed_pvc} (created by kaitoctl)")
-            )
-        else:
-            rows.append(("input", f"volume {json.dumps(src.volume)}"))
-        if out.image:
-            rows.append(("output", f"image {out.image} (push secret {out.image_push_secret})"))
-        elif out.managed_pvc:
-            rows.append(("output", f"PersistentVolumeClaim {out.managed_pvc} (created by kaitoctl)"))
-        else:
-            rows.append(("output", f"volume {json.dumps(out.volume)}"))
-    elif spec.inference is not None and spec.inference.adapters:
-        rows.append(("adapters", ", ".join(a.name for a in spec.inference.adapters)))
+
+def _data_rows(plan: Plan) -> list[tuple[str, str]]:
+    """A tuning run's input and output (URLs redacted), or the adapters an inference workload loads."""
+    spec = plan.spec
+    if spec.tuning is None:
+        if spec.inference is not None and spec.inference.adapters:
+            return [("adapters", ", ".join(a.name for a in spec.inference.adapters))]
+        return []
+    rows: list[tuple[str, str]] = []
+    src, out = spec.tuning.input, spec.tuning.output
+    if src.urls:
+        label = " (default: the Phi-3 cookbook dataset)" if src.default_dataset else ""
+        from kaitoctl.core.redact import redact_urls
+
+        rows.append(("input", ", ".join(redact_urls(src.urls)) + label))
+    elif src.image:
+        rows.append(("input", f"image {src.image}"))
+    elif src.managed_pvc:
+        uploaded = f"--input-file, uploaded into PersistentVolumeClaim {src.managed_pvc} (created by kaitoctl)"
+        rows.append(("input", uploaded))
+    else:
+        rows.append(("input", f"volume {json.dumps(src.volume)}"))
+    if out.image:
+        rows.append(("output", f"image {out.image} (push secret {out.image_push_secret})"))
+    elif out.managed_pvc:
+        rows.append(("output", f"PersistentVolumeClaim {out.managed_pvc} (created by kaitoctl)"))
+    else:
+        rows.append(("output", f"volume {json.dumps(out.volume)}"))
+    return rows
+
+
+def _placement_rows(plan: Plan, pool_action: str | None) -> list[tuple[str, str]]:
+    """Where the pods go: the AKS pool to create or scale, named nodes, or nodes found by label."""
     placement = plan.placement
     if placement.mode == "pool":
         action = pool_action or (
-            f"create or scale AKS agent pool {placement.pool_name} to {placement.nodes} × {sku.name} "
+            f"create or scale AKS agent pool {placement.pool_name} to {placement.nodes} × {plan.sku.name} "
             "(checked against the cluster when applied)"
         )
-        rows.append(("node pool", action))
-    elif placement.mode == "nodes":
-        rows.append(("nodes", "existing: " + ", ".join(placement.node_names)))
-    else:
-        rows.append(("nodes", "existing nodes matching the label selector (no pool)"))
-    from kaitoctl.core.manifests import object_ref
-
-    rows.append(("objects", ", ".join(object_ref(o) for o in objects)))
-
-    console.print(
-        f"[bold]Plan:[/] {plan.action} workspace [bold]{escape(spec.name)}[/] in namespace {escape(plan.namespace)}"
-    )
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        console.print(f"  {key:<{width}}  {escape(value)}")
-    for message in plan.warnings:
-        warn(message)
-    for blocker in plan.blockers:
-        warn(f"a real run would stop here: {blocker.message}" + (f" — {blocker.hint}" if blocker.hint else ""))
-    for message in plan.notes:
-        note(message)
+        return [("node pool", action)]
+    if placement.mode == "nodes":
+        return [("nodes", "existing: " + ", ".join(placement.node_names))]
+    return [("nodes", "existing nodes matching the label selector (no pool)")]
 
 
 def print_result(result: dict[str, Any], *, json_output: bool) -> None:
