@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,6 +12,9 @@ from kaitoctl.cli import complete
 from kaitoctl.cli import options as o
 from kaitoctl.cli.output import check_output_format, document, print_json, reporting
 from kaitoctl.cli.table import print_table
+
+if TYPE_CHECKING:
+    from kaitoctl.core.catalog import Catalog, Preset, Sku
 
 HELP = """List model presets (Kaito's catalog); `presets show NAME` for one, `presets skus` for GPU sizes.
 
@@ -146,73 +149,90 @@ def show(
     """
     with reporting():
         from kaitoctl.core.catalog import load_catalog
-        from kaitoctl.core.sizing import candidate_skus, estimate_inference, estimate_tuning
+        from kaitoctl.core.sizing import candidate_skus
 
         fmt = check_output_format(output)
         catalog = load_catalog()
         preset = catalog.resolve_preset(name, field_name="NAME")
         skus_shown = candidate_skus(catalog.skus.values())
         price_region, prices, price_note = _prices(skus_shown, region, refresh=refresh_prices, spot=spot)
-        fits = []
-        for sku in skus_shown:
-            fit = estimate_inference(preset, sku, max_model_len=max_model_len)
-            price = prices.get(sku.name.lower())
-            entry: dict[str, Any] = {
-                "sku": sku.name,
-                "vllm": {"fits": fit.fits, "nodes": fit.nodes},
-                # USD per hour of one node (None: unknown); the table shows nodes × this.
-                "usdPerHour": price,
-            }
-            if preset.tuning:
-                entry["tuning"] = {
-                    m: {"fits": (t := estimate_tuning(preset, sku, m)).fits, "gibPerGPU": round(t.total_gib, 1)}
-                    for m in preset.tuning.methods
-                }
-            fits.append(entry)
+        fits = _fit_entries(preset, skus_shown, prices, max_model_len)
         if fmt:
             pricing = {"region": price_region, "spot": spot, "note": price_note}
             _emit({**_preset_dict(catalog, preset), "fit": fits, "pricing": pricing}, fmt)
             return
-        arch = preset.architecture
-        lines = [
-            ("name", preset.name),
-            ("status", preset.status + (f" ({preset.note})" if preset.note else "")),
-            ("aliases", ", ".join(_aliases_of(catalog, preset.name)) or "-"),
-            ("model", f"{preset.hf_repo} @ {preset.revision}"),
-            ("served as", preset.served_name),
-            (
-                "size",
-                f"{preset.params_b or '?'}B parameters, {preset.weights_gib:g} GiB weights ({preset.weights_dtype})",
-            ),
-            ("context", str(preset.max_context)),
-            (
-                "architecture",
-                f"{arch.layers} layers, {arch.kv_heads} KV heads × {arch.head_dim}, KV cache "
-                f"{preset.bytes_per_token or '?'} bytes/token",
-            ),
-            ("runtimes", ", ".join(preset.runtimes) or "-"),
-            ("tuning", ", ".join(preset.tuning.methods) if preset.tuning else "not supported"),
-            ("disk", f"{preset.disk_gib} GiB"),
-        ]
-        if preset.download_auth_required:
-            lines.append(("access", "gated on Hugging Face: needs --model-access-secret (HF_TOKEN)"))
+        lines = _facts(catalog, preset)
         width = max(len(k) for k, _ in lines)
         for key, value in lines:
             sys.stdout.write(f"{key:<{width}}  {value}\n")
         sys.stdout.write(f"\nfit at max-model-len {max_model_len or 2048} (vLLM):\n")
-        rows = []
-        for entry in fits:
-            vllm = entry["vllm"]
-            row = [entry["sku"], f"{vllm['nodes']} node(s)" if vllm["fits"] else "no"]
-            if preset.tuning:
-                row += [f"{t['gibPerGPU']} GiB" + ("" if t["fits"] else " (no)") for t in entry["tuning"].values()]
-            price = entry["usdPerHour"]
-            nodes = max(1, vllm["nodes"])
-            row.append("unknown" if price is None else f"{price * nodes:.2f}")
-            rows.append(row)
-        headers = ["SKU", "VLLM"] + [m.upper() for m in (preset.tuning.methods if preset.tuning else ())] + ["$/H"]
-        print_table(headers, rows)
+        _print_fit_table(preset, fits)
         sys.stdout.write(f"\n$/H: {price_note}\n")
+
+
+def _fit_entries(
+    preset: Preset, skus: list[Sku], prices: dict[str, float], max_model_len: int | None
+) -> list[dict[str, Any]]:
+    """Per SKU: whether vLLM fits and on how many nodes, the tuning memory per method, one node's price."""
+    from kaitoctl.core.sizing import estimate_inference, estimate_tuning
+
+    fits = []
+    for sku in skus:
+        fit = estimate_inference(preset, sku, max_model_len=max_model_len)
+        entry: dict[str, Any] = {
+            "sku": sku.name,
+            "vllm": {"fits": fit.fits, "nodes": fit.nodes},
+            # USD per hour of one node (None: unknown); the table shows nodes × this.
+            "usdPerHour": prices.get(sku.name.lower()),
+        }
+        if preset.tuning:
+            entry["tuning"] = {
+                m: {"fits": (t := estimate_tuning(preset, sku, m)).fits, "gibPerGPU": round(t.total_gib, 1)}
+                for m in preset.tuning.methods
+            }
+        fits.append(entry)
+    return fits
+
+
+def _facts(catalog: Catalog, preset: Preset) -> list[tuple[str, str]]:
+    """The preset's model facts, one (key, value) per line."""
+    arch = preset.architecture
+    lines = [
+        ("name", preset.name),
+        ("status", preset.status + (f" ({preset.note})" if preset.note else "")),
+        ("aliases", ", ".join(_aliases_of(catalog, preset.name)) or "-"),
+        ("model", f"{preset.hf_repo} @ {preset.revision}"),
+        ("served as", preset.served_name),
+        ("size", f"{preset.params_b or '?'}B parameters, {preset.weights_gib:g} GiB weights ({preset.weights_dtype})"),
+        ("context", str(preset.max_context)),
+        (
+            "architecture",
+            f"{arch.layers} layers, {arch.kv_heads} KV heads × {arch.head_dim}, KV cache "
+            f"{preset.bytes_per_token or '?'} bytes/token",
+        ),
+        ("runtimes", ", ".join(preset.runtimes) or "-"),
+        ("tuning", ", ".join(preset.tuning.methods) if preset.tuning else "not supported"),
+        ("disk", f"{preset.disk_gib} GiB"),
+    ]
+    if preset.download_auth_required:
+        lines.append(("access", "gated on Hugging Face: needs --model-access-secret (HF_TOKEN)"))
+    return lines
+
+
+def _print_fit_table(preset: Preset, fits: list[dict[str, Any]]) -> None:
+    """One row per SKU: vLLM nodes, tuning GiB per GPU per method, and the deployment's $/h (nodes × one node)."""
+    rows = []
+    for entry in fits:
+        vllm = entry["vllm"]
+        row = [entry["sku"], f"{vllm['nodes']} node(s)" if vllm["fits"] else "no"]
+        if preset.tuning:
+            row += [f"{t['gibPerGPU']} GiB" + ("" if t["fits"] else " (no)") for t in entry["tuning"].values()]
+        price = entry["usdPerHour"]
+        nodes = max(1, vllm["nodes"])
+        row.append("unknown" if price is None else f"{price * nodes:.2f}")
+        rows.append(row)
+    headers = ["SKU", "VLLM"] + [m.upper() for m in (preset.tuning.methods if preset.tuning else ())] + ["$/H"]
+    print_table(headers, rows)
 
 
 def _prices(
