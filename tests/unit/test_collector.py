@@ -64,3 +64,12 @@ def test_start_up_ends_before_a_pause_does() -> None:
         assert not gc.isenabled()
     assert gc.isenabled()
     gc.unfreeze()
+
+
+def test_the_start_up_timer_never_holds_the_process_open() -> None:
+    gc.enable()
+    timer = collector.off_during_startup(seconds=0.01)
+    assert timer.daemon is True  # a command that ends within its first seconds exits at once
+    timer.join(5)
+    assert gc.isenabled()
+    gc.unfreeze()

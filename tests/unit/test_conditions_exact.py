@@ -415,3 +415,132 @@ def test_workload_warning_is_the_newest_failed_create_of_the_workload() -> None:
     assert cond.workload_warning(events, "w") == ("FailedCreatePodSandBox", "sandbox")
     assert cond.workload_warning(events[:1], "w") == ("FailedCreate", "quota")
     assert cond.workload_warning(events, "y") is None
+
+
+def test_an_oom_kill_reports_the_exit_code_the_kubelet_gave_or_137() -> None:
+    said = p("w-0", containerStatuses=[{"name": "w", "state": {"terminated": {"reason": "OOMKilled", "exitCode": 9}}}])
+    assert cond.diagnose("inference", None, [said], "w") == Diagnosis(
+        "OOMKilled",
+        "container w was killed for using more memory than its limit (exit code 9)",
+        True,
+        pod="w-0",
+        container="w",
+        exit_code=9,
+    )
+    unsaid = p("w-0", containerStatuses=[{"name": "w", "lastState": {"terminated": {"reason": "OOMKilled"}}}])
+    assert cond.diagnose("inference", None, [unsaid], "w") == Diagnosis(
+        "OOMKilled",
+        "container w was killed for using more memory than its limit (exit code 137)",
+        True,
+        pod="w-0",
+        container="w",
+        exit_code=137,
+    )
+
+
+def test_a_terminated_container_without_an_exit_code_counts_as_exit_0() -> None:
+    failed = p("w-0", phase="Failed", containerStatuses=[{"name": "w", "state": {"terminated": {"reason": "Completed"}}}])
+    assert cond.diagnose("inference", None, [failed], "w") is None
+    init = p("w-0", phase="Pending", init=[{"name": "weights", "state": {"terminated": {"reason": "Completed"}}}])
+    assert cond.diagnose("inference", None, [init], "w") is None
+
+
+def test_pods_without_metadata_are_diagnosed_nameless_and_sorted_first() -> None:
+    nameless = {"status": {"phase": "Pending", "reason": "Evicted"}}
+    named = p("a-0", reason="Evicted", message="named")
+    assert cond.diagnose("inference", None, [named, nameless], "w") == Diagnosis(
+        "Evicted", "the pod was evicted", False, pod=None
+    )
+
+
+def test_the_scheduler_message_reads_the_newest_of_each_event_s_own_timestamp() -> None:
+    # lastTimestamp (core/v1) wins over eventTime (events.k8s.io), which wins over the object's creation time
+    both = [
+        {
+            "involvedObject": {"name": "w-0"},
+            "reason": "FailedScheduling",
+            "message": "by lastTimestamp",
+            "lastTimestamp": "2026-01-01T00:00:05Z",
+            "eventTime": "2026-01-01T00:00:01Z",
+        },
+        {
+            "involvedObject": {"name": "w-0"},
+            "reason": "FailedScheduling",
+            "message": "by eventTime",
+            "eventTime": "2026-01-01T00:00:03Z",
+            "metadata": {"creationTimestamp": "2026-01-01T00:00:09Z"},
+        },
+    ]
+    assert cond.scheduler_message(both, "w-0") == "by lastTimestamp"
+    created = [
+        {
+            "involvedObject": {"name": "w-0"},
+            "reason": "FailedScheduling",
+            "message": "newer",
+            "metadata": {"creationTimestamp": "2026-01-01T00:00:02Z"},
+        },
+        {"involvedObject": {"name": "w-0"}, "reason": "FailedScheduling", "message": "no time at all"},
+    ]
+    assert cond.scheduler_message(list(reversed(created)), "w-0") == "newer"
+    assert cond.scheduler_message([{"involvedObject": {"name": "w-0"}, "reason": "FailedScheduling"}], "w-0") == ""
+
+
+def test_a_workload_warning_after_other_events_is_still_found() -> None:
+    events = [
+        ev("w", "SuccessfulCreate", "ok", "2026-01-01T00:00:01Z", kind="StatefulSet"),
+        ev("x", "FailedCreate", "other", "2026-01-01T00:00:02Z", kind="StatefulSet"),
+        ev("w", "FailedCreate", "quota", "2026-01-01T00:00:03Z", kind="Job"),
+        {"involvedObject": {"kind": "Job", "name": "w"}, "reason": "FailedCreate", "eventTime": "2026-01-01T00:00:04Z"},
+    ]
+    assert cond.workload_warning(events, "w") == ("FailedCreate", "")
+    assert cond.workload_warning(events[:3], "w") == ("FailedCreate", "quota")
+
+
+def test_a_failed_job_condition_without_a_message_ends_at_its_reason() -> None:
+    failed = {"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}]}}
+    assert cond.diagnose("tuning", failed, [], "t") == Diagnosis(
+        "JobFailed", "the tuning Job failed: DeadlineExceeded", True, container="t", log_container="t"
+    )
+
+
+def test_partial_objects_count_as_not_there_yet_and_never_crash() -> None:
+    # A node or pod seen before its first status (or a minimal object from a watch) is simply not ready/running.
+    bare_node: dict[str, Any] = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    assert cond.node_ready(bare_node) is True  # no metadata: not terminating
+    assert cond.node_gpus({"metadata": {"name": "n"}}) == 0
+    assert cond.node_gpus({"status": {"allocatable": {"cpu": "8"}}}) == 0
+    bare_pod: dict[str, Any] = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    assert cond.inference_ready(sts(1), [bare_pod]) == Condition(
+        "InferenceReady", "True", "WorkspaceInferenceStatusSuccess", "1/1 pod(s) ready"
+    )
+    assert cond.job_started(job(), [{"metadata": {"name": "t-x"}}]) == Condition(
+        "JobStarted", "False", "WorkspaceTuningJobStatusPending", "waiting for the tuning pod to start"
+    )
+    assert cond.job_started(job(), [{"metadata": {"name": "t-x"}}, {"status": {"phase": "Succeeded"}}]).true
+
+
+def test_a_node_known_only_by_its_gpu_labels_without_a_product_name() -> None:
+    gfd = node("b", labels={"nvidia.com/gpu.count": "1", "nvidia.com/gpu.memory": "81920"})
+    sku = cond.node_sku(gfd, catalog())
+    assert sku is not None
+    assert (sku.name, sku.gpu_model, sku.gpu_memory_gib, sku.gfd_product, sku.vcpus) == (
+        "byo-gpu",
+        "NVIDIA GPU",
+        80,
+        None,
+        0,
+    )
+    assert sku.note == "from the node's GPU feature discovery labels"
+
+
+def test_a_placement_on_named_nodes_round_trips_with_its_names() -> None:
+    named = PlacementInfo(
+        mode="nodes", node_count=2, gpus_per_node=1, instance_type=None, node_names=("n1", "n2"), spot=True
+    )
+    assert named.to_json() == (
+        '{"gpusPerNode":1,"instanceType":null,"mode":"nodes","nodeCount":2,"nodeNames":["n1","n2"],"pool":null,'
+        '"selector":{},"spot":true}'
+    )
+    assert PlacementInfo.from_json(named.to_json()) == named
+    assert named.label_selector() is None
+    assert PlacementInfo.from_json('{"mode":"pool","nodeCount":1,"gpusPerNode":1,"spot":"yes"}').spot is False

@@ -164,3 +164,10 @@ def test_a_summary_of_nothing_and_of_answers_without_time() -> None:
     assert mixed.tokens_per_s == 5.0
     assert (mixed.p50_s, mixed.p90_s) == (2.0, 3.0)
     assert (mixed.exact_accuracy, mixed.model) == (2 / 3, "m")
+
+
+def test_a_summary_s_percentiles_over_ten_answers() -> None:
+    example = Example(1, "q", "4")
+    outcomes = [Outcome(example, "m", "4", float(s), None) for s in (10, 1, 9, 2, 8, 3, 7, 4, 6, 5)]
+    summary = summarize("m", outcomes)
+    assert (summary.p50_s, summary.p90_s, summary.p99_s) == (5.0, 9.0, 10.0)
