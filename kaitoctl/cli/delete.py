@@ -2,13 +2,17 @@
 
 import sys
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kaitoctl.cli import complete
 from kaitoctl.cli import options as o
 from kaitoctl.cli.output import document, print_json, reporting, stderr
+
+if TYPE_CHECKING:
+    from kaitoctl.ops.interfaces import KubeApi
+    from kaitoctl.ops.manage import DeleteTarget
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,26 +89,9 @@ def delete(args: DeleteArgs) -> None:
         if not targets:
             stderr().print(f"No kaitoctl workspaces in namespace {ns}.")
             return
-        from kaitoctl.ops.manage import adapter_claims_in_use, delete_preview
-
-        in_use = adapter_claims_in_use(kube, targets)
-        if in_use and not args.force:
-            raise InvalidInput(
-                "--force",
-                f"adapter volume(s) {', '.join(in_use)} are mounted by another running workspace",
-                "delete that workspace first, or pass --force to delete the adapter anyway",
-            )
-        listing = ", ".join(t.name for t in targets)
+        _refuse_shared_adapters(kube, targets, force=args.force)
         if not args.yes:
-            from kaitoctl.cli.output import escape
-
-            if not sys.stdin.isatty():
-                raise InvalidInput("--yes", f"refusing to delete {listing} without confirmation", "pass -y")
-            stderr().print("kaitoctl delete removes:")  # every object and pool, named, before the question
-            for line in delete_preview(kube, targets):
-                stderr().print(f"  {escape(line)}")
-            if not typer.confirm(f"Delete workspace(s) {listing} in namespace {ns} and their node pools?"):
-                raise typer.Exit(1)
+            _confirm(kube, targets, ns)
         reporter = make_reporter(no_progress=args.no_progress)
         try:
             summary = delete_workspaces(
@@ -121,3 +108,33 @@ def delete(args: DeleteArgs) -> None:
             reporter.close()
         if args.output == "json":
             print_json(document("DeleteResult", namespace=ns, deleted=summary))
+
+
+def _refuse_shared_adapters(kube: "KubeApi", targets: "list[DeleteTarget]", *, force: bool) -> None:
+    """An adapter volume another running workspace mounts is deleted only with --force."""
+    from kaitoctl.core.errors import InvalidInput
+    from kaitoctl.ops.manage import adapter_claims_in_use
+
+    in_use = adapter_claims_in_use(kube, targets)
+    if in_use and not force:
+        raise InvalidInput(
+            "--force",
+            f"adapter volume(s) {', '.join(in_use)} are mounted by another running workspace",
+            "delete that workspace first, or pass --force to delete the adapter anyway",
+        )
+
+
+def _confirm(kube: "KubeApi", targets: "list[DeleteTarget]", ns: str) -> None:
+    """Without -y: name every object and pool, then ask; refuse when there is no terminal to ask on."""
+    from kaitoctl.cli.output import escape
+    from kaitoctl.core.errors import InvalidInput
+    from kaitoctl.ops.manage import delete_preview
+
+    listing = ", ".join(t.name for t in targets)
+    if not sys.stdin.isatty():
+        raise InvalidInput("--yes", f"refusing to delete {listing} without confirmation", "pass -y")
+    stderr().print("kaitoctl delete removes:")  # every object and pool, named, before the question
+    for line in delete_preview(kube, targets):
+        stderr().print(f"  {escape(line)}")
+    if not typer.confirm(f"Delete workspace(s) {listing} in namespace {ns} and their node pools?"):
+        raise typer.Exit(1)

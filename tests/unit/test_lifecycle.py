@@ -378,3 +378,37 @@ def test_stop_gives_an_adopted_pool_back_instead_of_scaling_it_to_zero() -> None
     assert result["pool"] == "restored to 2 node(s) (adopted: kept)"
     props = aks.pools[name]["properties"]
     assert (props["count"], props["tags"], props["nodeLabels"]) == (2, THEIR_TAGS, THEIR_LABELS)
+
+
+# ---- the delete verb's two refusals, before anything is deleted ----------------------------------------------------
+
+
+def test_delete_refuses_an_adapter_another_workspace_mounts_unless_forced() -> None:
+    from kaitoctl.cli.delete import _refuse_shared_adapters
+
+    kube, targets = tuned_and_served()
+    with pytest.raises(InvalidInput) as caught:
+        _refuse_shared_adapters(kube, targets, force=False)
+    assert (caught.value.field, caught.value.problem, caught.value.fix) == (
+        "--force",
+        "adapter volume(s) tphi-adapter (used by pod srv-0) are mounted by another running workspace",
+        "delete that workspace first, or pass --force to delete the adapter anyway",
+    )
+    _refuse_shared_adapters(kube, targets, force=True)  # forced: no refusal
+    assert kube.obj("/api/v1/namespaces/default/persistentvolumeclaims/tphi-adapter") is not None
+
+
+def test_delete_without_yes_and_without_a_terminal_asks_for_yes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from kaitoctl.cli.delete import _confirm
+
+    kube, targets = tuned_and_served()
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    with pytest.raises(InvalidInput) as caught:
+        _confirm(kube, targets, "default")
+    assert (caught.value.field, caught.value.problem, caught.value.fix) == (
+        "--yes",
+        "refusing to delete tphi without confirmation",
+        "pass -y",
+    )
