@@ -237,3 +237,60 @@ def test_tuning_estimate_of_phi3_term_by_term() -> None:
     assert fewer["adapter+optimizer"] == pytest.approx(8 * (per_layer * 4 // 7) * 32 * 16 / GIB)
     all_seven = estimate_tuning(preset("phi-3"), a100, "qlora", target_modules=7).parts_gib
     assert all_seven["adapter+optimizer"] == qlora["adapter+optimizer"]
+
+
+def test_a_preset_without_architecture_figures_uses_the_llama_7b_shape_and_says_its_assumptions() -> None:
+    from dataclasses import replace
+
+    from kaitoctl.core.catalog import Architecture
+
+    bare = replace(
+        preset("phi-3"),
+        params_b=None,
+        weights_gib=13.0,
+        architecture=Architecture(None, None, None, None, None, None, None, None, None),
+    )
+    a100 = sku("Standard_NC24ads_A100_v4")
+    est = estimate_tuning(bare, a100, "qlora", batch_size=2, seq_len=512, lora_rank=4)
+    params = 13.0 * GIB / 2  # 16-bit weights: 2 bytes per parameter
+    hidden, layers, inter, vocab, kv_dim = 4096, 32, 4 * 4096, 32000, 32 * (4096 // 32)
+    embed = 2 * vocab * hidden
+    per_layer = (hidden + hidden) + 2 * (hidden + kv_dim) + (hidden + hidden) + 3 * (hidden + inter)
+    tokens = 2 * 512
+    assert est.parts_gib == pytest.approx(
+        {
+            "weights(4-bit)": ((params - embed) * 0.5 * 1.03 + embed * 2) / GIB,
+            "adapter+optimizer": 4 * per_layer * layers * 16 / GIB,
+            "activations": (tokens * hidden * layers * 2 + tokens * hidden * 34) / GIB,
+            "logits": tokens * vocab * 4 * 2 / GIB,
+            "cuda+runtime": 1.5,
+        }
+    )
+    assert (est.method, est.sku, est.gpu_memory_gib) == ("qlora", "Standard_NC24ads_A100_v4", 80)
+    assert est.assumptions == [
+        "Kaito's default qlora config: batch size 2, LoRA r=4, bfloat16 compute",
+        "sequence length 512 tokens (trl SFTConfig max_length default)",
+        "adapter weights, gradients and AdamW moments in fp32 (16 bytes per trainable parameter)",
+        "gradient checkpointing on for qlora (peft prepare_model_for_kbit_training), off for lora",
+        "one model copy per GPU (accelerate DDP); CUDA context and allocator ≈ 1.5 GiB",
+    ]
+    # grouped-query attention without a head_dim: the head size is hidden / attention heads
+    gqa = replace(bare, architecture=Architecture(None, 2, 1024, 2048, 16, 4, None, 1000, None))
+    kv = 4 * (1024 // 16)
+    gqa_layer = (1024 + 1024) + 2 * (1024 + kv) + (1024 + 1024) + 3 * (1024 + 2048)
+    assert estimate_tuning(gqa, a100, "lora").parts_gib["adapter+optimizer"] == pytest.approx(8 * gqa_layer * 2 * 16 / GIB)
+    heads_only = replace(bare, architecture=Architecture(None, 2, 1024, 2048, 16, None, None, 1000, None))
+    full = (1024 + 1024) + 2 * (1024 + 1024) + (1024 + 1024) + 3 * (1024 + 2048)
+    assert estimate_tuning(heads_only, a100, "lora").parts_gib["adapter+optimizer"] == pytest.approx(
+        8 * full * 2 * 16 / GIB
+    )
+
+
+def test_the_explanation_of_a_tuning_estimate_lists_every_part() -> None:
+    est = estimate_tuning(preset("phi-3"), sku("Standard_NC24ads_A100_v4"), "lora")
+    parts = est.parts_gib
+    assert est.explain()[0] == (
+        f"lora needs ≈ {est.total_gib:.1f} GiB per GPU: weights(bf16) {parts['weights(bf16)']:.2f} + "
+        f"adapter+optimizer {parts['adapter+optimizer']:.2f} + activations {parts['activations']:.2f} + "
+        f"logits {parts['logits']:.2f} + cuda+runtime 1.50 (GiB)"
+    )
