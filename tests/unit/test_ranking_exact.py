@@ -115,6 +115,8 @@ def test_a_free_price_of_zero_still_counts_as_priced() -> None:
     ranking = rank_offers([(SMALL, 1), (BIG, 1)], Market("eastus", {"big": 0.0}, None))
     assert [(o.sku.name, o.usd_per_hour) for o in ranking.offers] == [("Big", 0.0), ("Small", None)]
     assert ranking.basis == "cheapest that fits: pay-as-you-go price × nodes in eastus (Azure retail prices)"
+    both = rank_offers([(SMALL, 1), (BIG, 1)], Market("eastus", {"small": 0.5, "big": 0.0}, None))
+    assert [(o.sku.name, o.usd_per_hour) for o in both.offers] == [("Big", 0.0), ("Small", 0.5)]
 
 
 def test_when_every_offer_is_short_none_is_chosen() -> None:
