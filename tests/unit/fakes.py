@@ -112,6 +112,8 @@ class FakeKube:
     exec_handler: Callable[[FakeKube, str, str, Sequence[str], bytes | None], tuple[int, str, str]] | None = None
     watch_idle_s: float = 0.05
     events: list[Event] = field(default_factory=list)
+    # every log request with all its parameters, in order
+    log_requests: list[dict[str, Any]] = field(default_factory=list)
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _uids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _cond: threading.Condition = field(default_factory=threading.Condition)
@@ -272,6 +274,17 @@ class FakeKube:
         since_seconds: int | None = None,
     ) -> Iterator[str]:
         self.calls.append(("logs", namespace, pod, container, tail_lines, previous, follow))
+        self.log_requests.append(
+            {
+                "pod": f"{namespace}/{pod}",
+                "container": container,
+                "tail_lines": tail_lines,
+                "previous": previous,
+                "follow": follow,
+                "timestamps": timestamps,
+                "since_seconds": since_seconds,
+            }
+        )
         lines = self.pod_logs.get((namespace, pod, container), [])
         return iter(lines[-tail_lines:] if tail_lines else lines)
 
