@@ -294,3 +294,42 @@ def test_the_explanation_of_a_tuning_estimate_lists_every_part() -> None:
         f"adapter+optimizer {parts['adapter+optimizer']:.2f} + activations {parts['activations']:.2f} + "
         f"logits {parts['logits']:.2f} + cuda+runtime 1.50 (GiB)"
     )
+
+
+def _twin(base, name: str):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    return replace(base, name=name)
+
+
+def test_the_smallest_sku_for_transformers_uses_the_whole_node_and_keeps_the_count() -> None:
+    p = preset("phi-3")
+    a10, a100 = sku("Standard_NV36ads_A10_v5"), sku("Standard_NC24ads_A100_v4")
+    found = smallest_inference_sku(p, [a100, a10], runtime="transformers", max_model_len=None, count=3)
+    assert found is not None
+    chosen, fit = found
+    assert chosen == a10
+    assert (fit.max_model_len_source, fit.nodes, fit.min_gpus, fit.usable_per_gpu_gib) == ("n/a (transformers)", 3, 1, 24.0)
+
+
+def test_ties_keep_the_first_sku_in_catalog_order() -> None:
+    p = preset("phi-3")
+    a10 = sku("Standard_NV36ads_A10_v5")
+    first, second = _twin(a10, "First"), _twin(a10, "Second")
+    found = smallest_inference_sku(p, [first, second], runtime="vllm", max_model_len=None)
+    assert found is not None and found[0].name == "First"
+    tuned = smallest_tuning_sku(p, [first, second], "qlora")
+    assert tuned is not None and tuned[0].name == "First"
+
+
+def test_the_smallest_tuning_sku_skips_what_does_not_fit_and_keeps_the_method() -> None:
+    p = preset("phi-4")
+    a10, a100, h100 = sku("Standard_NV36ads_A10_v5"), sku("Standard_NC24ads_A100_v4"), sku("Standard_NC40ads_H100_v5")
+    found = smallest_tuning_sku(p, [a10, h100, a100], "lora")
+    assert found is not None
+    chosen, est = found
+    assert (chosen, est.method, est.sku) == (a100, "lora", a100.name)  # 36.7 GiB: not on an A10's 24
+    assert smallest_tuning_sku(p, [a10], "lora") is None
+    qlora = smallest_tuning_sku(p, [a100, a10], "qlora")
+    assert qlora is not None and (qlora[0], qlora[1].method) == (a10, "qlora")
+    assert "weights(4-bit)" in qlora[1].parts_gib

@@ -112,3 +112,10 @@ def test_malformed_yaml_names_the_field(mutate, field) -> None:  # type: ignore[
     with pytest.raises(InvalidInput) as err:
         spec_from_kaito(doc, catalog())
     assert err.value.field == field
+
+
+def test_with_namespace_changes_only_the_namespace() -> None:
+    spec = deploy_spec("phi-3", name="phi", labels=["apps=phi"])
+    moved = spec.with_namespace("team-b")
+    assert moved == replace(spec, namespace="team-b")
+    assert (moved.namespace, spec.namespace) == ("team-b", None)
