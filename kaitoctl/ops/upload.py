@@ -155,13 +155,13 @@ def stream_size(parts: list[tuple[bytes, Path | bytes, int]]) -> int:
 
 
 def tar_stream(parts: list[tuple[bytes, Path | bytes, int]], sent: Callable[[int], None]) -> Iterator[bytes]:
-    """The archive, in chunks; `sent(n)` after each chunk. A file that changed size since it was hashed fails
-    (the checksum check in the pod would fail later anyway)."""
+    """The archive, in chunks; `sent(n)` after each chunk of a file's content (n: its bytes; headers, directories,
+    the checksums and the manifest are not counted), so the counts add up to the files' total. A file that changed
+    size since it was hashed fails (the checksum check in the pod would fail later anyway)."""
     for header, content, size in parts:
         yield header
         if isinstance(content, bytes):
             yield content
-            sent(len(header) + size)
         else:
             left = size
             with content.open("rb") as f:

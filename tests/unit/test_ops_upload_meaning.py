@@ -161,3 +161,45 @@ def test_a_file_that_shrank_after_it_was_hashed_fails_the_upload(data: Path) -> 
     with pytest.raises(OperationFailed) as failed:
         b"".join(up.tar_stream(up.tar_parts(local), lambda n: None))
     assert (failed.value.message, failed.value.hint) == (f"{data} shrank while it was uploaded", "re-run the command")
+
+
+class ShowsPhases(RecordingReporter):
+    """Also keeps what each redraw says of the Upload phase (reason, message)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.upload: list[tuple[str, str]] = []
+
+    def phases(self, records: list[Any]) -> None:
+        super().phases(records)
+        self.upload += [(r.reason, r.message) for r in records if r.name == up.UPLOAD]
+
+
+def test_the_upload_phase_says_what_the_pod_waits_for(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(up, "time", Clock())
+
+    class Pending(FakeKube):
+        """The upload pod waits for its container once, then runs."""
+
+        def get(self, path: str) -> Any:
+            found = super().get(path)
+            if found is not None and path == POD and self.calls.count(("get", POD)) == 2:
+                waiting = {"waiting": {"reason": "ContainerCreating"}}
+                found["status"] = {"phase": "Pending", "containerStatuses": [{"state": waiting}]}
+            return found
+
+    kube = Pending(on_apply=[pods_run], exec_handler=Volume())
+    local = up.collect([str(data)], IMAGE)
+    spec = helpers.tune_spec("phi-3", name="t", namespace=NS, labels=["apps=phi"], input_files_digest=local.digest)
+    opts = RunOptions(no_pool=True, upload=local)
+    plan = plan_for(spec, opts, helpers.catalog(), where())
+    job = next(o for o in render_plan(plan, helpers.catalog()) if o["kind"] == "Job")
+    reporter = ShowsPhases()
+    progress = Progress(reporter, [up.UPLOAD], clock=lambda: 0.0)
+    up.upload_inputs(Run(kube, opts, plan, progress, None, [], 0.0), job, local)
+    assert reporter.upload == [
+        ("", "starting pod t-upload on the tuning nodes"),
+        ("Waiting", "ContainerCreating"),
+        ("Uploading", "9 B / 9 B into t-input"),
+        ("Uploaded", "1 file(s), 9 B, sha256 checked in the pod"),
+    ]
