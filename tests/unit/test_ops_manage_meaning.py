@@ -10,7 +10,7 @@ import pytest
 from kaitoctl.core.errors import InvalidInput
 from kaitoctl.core.naming import WORKSPACE_LABEL
 from kaitoctl.ops.manage import DeleteTarget, adapter_claims_in_use, delete_preview, delete_targets, log_lines
-from tests.unit.fakes import FakeKube
+from tests.unit.fakes import FakeKube, RecordingReporter
 from tests.unit.test_ops_manage import pod
 from tests.unit.test_ops_status import NS, tune, write
 
@@ -89,3 +89,44 @@ def test_only_another_workspace_s_pod_in_the_same_namespace_keeps_an_adapter_cla
     assert adapter_claims_in_use(kube, targets) == []
     kube.put(running_pod("c-srv-0", NS, "srv", "tphi-adapter"))
     assert adapter_claims_in_use(kube, targets) == ["tphi-adapter (used by pod c-srv-0)"]
+
+
+class ShowsMessages(RecordingReporter):
+    """Also keeps every phase message shown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: list[tuple[str, str]] = []
+
+    def phases(self, records: list[Any]) -> None:
+        super().phases(records)
+        self.shown += [(r.name, r.message) for r in records if r.message]
+
+
+def test_delete_gives_an_adopted_pool_back_with_the_labels_it_had_not_the_ones_kaitoctl_added() -> None:
+    from dataclasses import replace
+
+    from kaitoctl.ops.manage import delete_workspaces
+    from kaitoctl.ops.options import RunOptions
+    from kaitoctl.ops.progress import Progress
+    from tests.unit.test_lifecycle import AZURE, THEIR_LABELS, THEIR_TAGS, adopt_run, adopted_setup
+    from tests.unit.test_ops_status import LABELS
+
+    kube, aks, spec, name = adopted_setup(count=3)
+    labelled = replace(spec, resource=replace(spec.resource, match_labels=dict(LABELS)))
+    adopt_run(kube, aks, labelled)
+    assert aks.pools[name]["properties"]["nodeLabels"]["apps"] == "phi"  # added for the workspace's selector
+    reporter = ShowsMessages()
+    summary = delete_workspaces(
+        kube,
+        delete_targets(kube, NS, ["phi"], all_=False),
+        RunOptions(**AZURE),
+        Progress(reporter, []),
+        keep_pool=False,
+        wait=False,
+        aks=lambda _: aks,
+    )
+    assert summary["phi"]["pool"] == "restored to 3 node(s) (adopted: kept)"
+    props = aks.pools[name]["properties"]
+    assert (props["count"], props["tags"], props["nodeLabels"]) == (3, THEIR_TAGS, THEIR_LABELS)
+    assert ("delete phi", f"releasing agent pool {name}") in reporter.shown
