@@ -85,3 +85,17 @@ def test_status_watch_follows_a_record_that_changes() -> None:
         assert current.record.status == {"state": "Failed"}
     finally:
         updates.close()
+
+
+def test_a_finished_tuning_run_holds_no_nodes_even_while_they_are_still_there() -> None:
+    from tests.unit.test_ops_status import one
+
+    kube = FakeKube()
+    kube.put(gpu_node("gpu-1", labels=LABELS))
+    write(kube, tune(), {"state": "Succeeded"})
+    kube.remove(f"/apis/batch/v1/namespaces/{NS}/jobs/tphi")
+    status = one(kube, "tphi")
+    assert status.conditions[cond.RESOURCE_READY] == cond.Condition(
+        cond.RESOURCE_READY, "Unknown", "Released", "tuning finished"
+    )
+    assert (status.nodes_held, status.region, status.usd_per_hour()) == (0, None, 0.0)
