@@ -39,3 +39,39 @@ def test_pvc_volume_and_default_workspace_names() -> None:
     long = "x" * 60
     assert default_workspace_name(long, "tuning") == "x" * 60 + "-tu"
     assert default_workspace_name("y" * 62, "tuning") == "y" * 62  # cut at 63 it ends in '-': dropped
+
+
+def test_an_unknown_preset_on_the_command_line_is_named_preset() -> None:
+    from kaitoctl.core.errors import InvalidInput
+    from tests.unit.helpers import deploy_spec, tune_spec
+
+    for make in (deploy_spec, tune_spec):
+        with pytest.raises(InvalidInput) as unknown:
+            make("no-such", name="p")
+        assert (unknown.value.field, unknown.value.problem, unknown.value.fix) == (
+            "PRESET",
+            "unknown preset 'no-such'",
+            "run `kaitoctl presets` for the list",
+        )
+
+
+def test_input_files_go_to_a_claim_of_their_own_and_exclude_other_inputs() -> None:
+    from kaitoctl.core.errors import InvalidInput
+    from kaitoctl.core.spec import DataSource
+    from tests.unit.helpers import tune_spec
+
+    spec = tune_spec("phi-3", name="p", input_files_digest="abc123")
+    assert spec.tuning is not None
+    assert spec.tuning.input == DataSource(
+        volume={"persistentVolumeClaim": {"claimName": "p-input"}},
+        managed_pvc="p-input",
+        upload_digest="abc123",
+    )
+    for other in ({"input_urls": ["https://example.com/d.parquet"]}, {"input_image": "reg.io/d:1"}, {"input_pvc": "c"}):
+        with pytest.raises(InvalidInput) as both:
+            tune_spec("phi-3", name="p", input_files_digest="abc123", **other)
+        assert (both.value.field, both.value.problem, both.value.fix) == (
+            "--input-file",
+            "cannot be combined with --input-url, --input-image or --input-pvc",
+            "give one kind of input",
+        )

@@ -216,3 +216,13 @@ def test_volumes_are_named_by_their_claim_or_as_a_volume() -> None:
         with_tuning_data(plan, DataSource(volume=nfs), DataDestination(image="r/a:1")).summary()["input"]["volume"]
         == "volume"
     )
+
+
+def test_transformers_offers_run_on_the_count_of_nodes_asked_for() -> None:
+    spec = helpers.deploy_spec("phi-3", name="p", runtime="transformers", count=2)
+    plan = build_plan(spec, helpers.catalog(), placement_mode="pool")
+    assert (plan.sku.name, plan.placement.nodes, plan.runtime) == (A10, 2, "transformers")
+    assert plan.summary()["ranking"][:2] == [
+        {"instanceType": A10, "nodes": 2, "usdPerHour": None, "quota": "unknown"},
+        {"instanceType": "Standard_NV72ads_A10_v5", "nodes": 2, "usdPerHour": None, "quota": "unknown"},
+    ]

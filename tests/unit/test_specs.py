@@ -119,3 +119,14 @@ def test_with_namespace_changes_only_the_namespace() -> None:
     moved = spec.with_namespace("team-b")
     assert moved == replace(spec, namespace="team-b")
     assert (moved.namespace, spec.namespace) == ("team-b", None)
+
+
+def test_a_record_keeps_the_selector_s_expressions_and_preferred_nodes() -> None:
+    from kaitoctl.core.spec import Resource
+
+    spec = deploy_spec("phi-3", name="phi")
+    expr = {"key": "gpu", "operator": "In", "values": ["a100"]}
+    selected = replace(spec, resource=Resource(match_expressions=(expr,), preferred_nodes=("n1",)))
+    back = spec_from_record(selected.to_record())
+    assert (back.resource.match_expressions, back.resource.preferred_nodes) == ((expr,), ("n1",))
+    assert back == selected
