@@ -130,3 +130,14 @@ def test_delete_gives_an_adopted_pool_back_with_the_labels_it_had_not_the_ones_k
     props = aks.pools[name]["properties"]
     assert (props["count"], props["tags"], props["nodeLabels"]) == (3, THEIR_TAGS, THEIR_LABELS)
     assert ("delete phi", f"releasing agent pool {name}") in reporter.shown
+
+
+def test_the_delete_preview_of_a_workspace_on_its_own_pool_names_the_pool_plainly() -> None:
+    from tests.unit.test_ops_lifecycle import deployed, pool_name
+
+    kube, _, _ = deployed(pool=True)
+    (line,) = delete_preview(kube, delete_targets(kube, NS, ["phi"], all_=False))
+    assert line == (
+        "default/phi: StatefulSet/phi, Service/phi, Service/phi-headless, ConfigMap/phi-workspace; "
+        f"AKS agent pool {pool_name(kube)}"
+    )
