@@ -99,3 +99,49 @@ def test_a_finished_tuning_run_holds_no_nodes_even_while_they_are_still_there() 
         cond.RESOURCE_READY, "Unknown", "Released", "tuning finished"
     )
     assert (status.nodes_held, status.region, status.usd_per_hour()) == (0, None, 0.0)
+
+
+def tuning_job(kube: FakeKube, status: dict[str, object], reason: str = "OOMKilled", code: int = 137) -> None:
+    from tests.unit.fakes import pod_of
+
+    for obj in write(kube, tune("tphi")):
+        if obj["kind"] == "Job":
+            kube.put({**obj, "status": status})
+            failed = pod_of(obj, 0, phase="Failed", ready=False)
+            failed["status"]["containerStatuses"] = [
+                {"name": "tphi", "state": {"terminated": {"reason": reason, "exitCode": code}}}
+            ]
+            kube.put(failed)
+
+
+def test_a_succeeded_tuning_run_shows_no_diagnosis_of_an_earlier_failed_attempt() -> None:
+    from tests.unit.test_ops_status import one
+
+    kube = FakeKube()
+    kube.put(gpu_node("gpu-1", labels=LABELS))
+    tuning_job(kube, {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+    status = one(kube, "tphi")
+    assert (status.state, status.diagnosis) == ("Succeeded", None)
+
+
+def test_a_failed_tuning_job_is_diagnosed_as_the_job_failing() -> None:
+    from tests.unit.test_ops_status import one
+
+    kube = FakeKube()
+    kube.put(gpu_node("gpu-1", labels=LABELS))
+    failed = {
+        "type": "Failed",
+        "status": "True",
+        "reason": "BackoffLimitExceeded",
+        "message": "Job has reached the limit",
+    }
+    tuning_job(kube, {"failed": 1, "conditions": [failed]}, reason="Error", code=1)
+    status = one(kube, "tphi")
+    assert status.state == "Failed"
+    assert status.diagnosis is not None
+    assert (status.diagnosis.reason, status.diagnosis.message, status.diagnosis.terminal) == (
+        "JobFailed",
+        "the tuning Job failed: BackoffLimitExceeded: Job has reached the limit — container tphi exited with code 1 "
+        "(Error)",
+        True,
+    )
