@@ -87,6 +87,8 @@ def test_only_another_workspace_s_pod_in_the_same_namespace_keeps_an_adapter_cla
     kube.put(running_pod("a-tphi-own", NS, "tphi", "tphi-adapter"))  # the workspace's own pod: deleted with it
     kube.put(running_pod("b-elsewhere", "other", "srv", "tphi-adapter"))  # another namespace's claim of that name
     assert adapter_claims_in_use(kube, targets) == []
+    done = running_pod("b-done-0", NS, "done", "tphi-adapter")
+    kube.put({**done, "status": {"phase": "Succeeded"}})  # a finished pod holds nothing
     kube.put(running_pod("c-srv-0", NS, "srv", "tphi-adapter"))
     assert adapter_claims_in_use(kube, targets) == ["tphi-adapter (used by pod c-srv-0)"]
 
