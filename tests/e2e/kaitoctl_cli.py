@@ -190,3 +190,37 @@ def objects_in(cluster: Any, namespace: str, workspace: str | None = None) -> di
         for item in fn(namespace, label_selector=selector).items:
             found[f"{kind}/{item.metadata.name}"] = item.metadata.resource_version
     return found
+
+
+def written_state(cluster: Any, namespace: str) -> dict[str, str]:
+    """kind/name -> what a client writes of each object kaitoctl labelled: uid, labels, annotations, spec or data, and
+    the managedFields entries of kaitoctl's field managers. Unlike the resourceVersion, it does not change when a
+    controller updates a status (a StatefulSet's availableReplicas can land after `deploy` returned), so "equal
+    before and after" means "nobody but the controllers wrote" without racing them."""
+    from kubernetes import client
+
+    api = cluster.api_client()
+    core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
+    lists = {
+        "ConfigMap": core.list_namespaced_config_map,
+        "Service": core.list_namespaced_service,
+        "PersistentVolumeClaim": core.list_namespaced_persistent_volume_claim,
+        "StatefulSet": apps.list_namespaced_stateful_set,
+        "Job": batch.list_namespaced_job,
+        "Pod": core.list_namespaced_pod,
+    }
+    state: dict[str, str] = {}
+    for kind, fn in lists.items():
+        for item in fn(namespace, label_selector="app.kubernetes.io/managed-by=kaitoctl").items:
+            obj = api.sanitize_for_serialization(item)
+            meta = obj["metadata"]
+            ours = [m for m in meta.get("managedFields") or [] if str(m.get("manager", "")).startswith("kaitoctl")]
+            written = {
+                "uid": meta["uid"],
+                "labels": meta.get("labels"),
+                "annotations": meta.get("annotations"),
+                "managedFields": ours,
+                "content": obj.get("data") if kind == "ConfigMap" else obj.get("spec") if kind != "Pod" else None,
+            }
+            state[f"{kind}/{meta['name']}"] = json.dumps(written, sort_keys=True)
+    return state

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.kaitoctl_cli import Background, base_env, objects_in, run
+from tests.e2e.kaitoctl_cli import Background, base_env, objects_in, run, written_state
 
 pytestmark = pytest.mark.e2e
 
@@ -73,10 +73,10 @@ def test_json_output_is_exactly_one_object_and_progress_is_plain_lines(namespace
 
 def test_rerun_changes_no_resource_version(cluster: Any, namespace: str, env: dict[str, str], gpu_node: str) -> None:
     run(_deploy(gpu_node, namespace), env).check()
-    before = objects_in(cluster, namespace)
+    before = written_state(cluster, namespace)
     mark = cluster.audit_mark()
     again = run(_deploy(gpu_node, namespace), env).check()
-    assert objects_in(cluster, namespace) == before
+    assert written_state(cluster, namespace) == before
     writes = [
         e for e in cluster.requests("kaitoctl", since=mark)
         if e["verb"] in ("create", "update", "delete") or (e["verb"] == "patch" and "dryRun" not in e["requestURI"] and e["responseStatus"]["code"] == 201)
@@ -134,12 +134,12 @@ def test_existing_node_problems_fail_before_writing(cluster: Any, namespace: str
     elif setup == "no-plugin":
         node = cluster.add_gpu_node(vm_size=A100, device_plugin=False)
         extra_nodes.append(node)
-    before = objects_in(cluster, namespace)
+    before = written_state(cluster, namespace)
     try:
         result = run(_deploy(node, namespace, "--name", "second"), env)
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "fix:" in result.stderr
-        assert objects_in(cluster, namespace) == before  # nothing written
+        assert written_state(cluster, namespace) == before  # nothing written
     finally:
         for extra in extra_nodes:
             cluster.delete_node(extra)
@@ -149,13 +149,15 @@ def test_immutable_change_is_refused_unless_recreate(cluster: Any, namespace: st
     other = cluster.add_gpu_node(vm_size="Standard_NV36ads_A10_v5")
     try:
         run(_deploy(gpu_node, namespace), env).check()
-        before = objects_in(cluster, namespace)
+        before = written_state(cluster, namespace)
         refused = run(_deploy(other, namespace), env)
         assert refused.returncode == 2
         assert "resource.instanceType" in refused.stderr and "--recreate" in refused.stderr
-        assert objects_in(cluster, namespace) == before
+        assert written_state(cluster, namespace) == before
         run([*_deploy(other, namespace), "--recreate"], env).check()
         assert [p.spec.node_name for p in _pods(cluster, namespace)] == [other]
+        recreated = written_state(cluster, namespace)
+        assert recreated["StatefulSet/phi-3-mini-128k-instruct"] != before["StatefulSet/phi-3-mini-128k-instruct"]
     finally:
         cluster.delete_node(other)
 
