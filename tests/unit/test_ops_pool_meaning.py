@@ -77,3 +77,27 @@ def test_a_phase_skipped_without_a_reason_shows_no_message() -> None:
     progress.skip("Upload")
     (phase,) = progress.to_list()
     assert (phase["name"], phase["message"]) == ("Upload", None)
+
+
+def test_a_pool_of_another_workspace_says_how_to_avoid_it() -> None:
+    other = existing(tags={"managed-by": "kaitoctl", "kaitoctl-workspace": "team/other"})
+    aks = FakeAks(pools={plan().placement.pool_name or "": other})
+    with pytest.raises(CloudError) as refused:
+        pool_ops(aks).preflight(plan())
+    assert refused.value.hint == "choose another --name (pool names derive from namespace and name)"
+
+
+def test_a_regular_pool_cannot_become_a_spot_pool() -> None:
+    from dataclasses import replace
+
+    from kaitoctl.core.errors import InvalidInput
+
+    spot_plan = plan()
+    spot_plan = replace(spot_plan, placement=replace(spot_plan.placement, spot=True))
+    aks = FakeAks(pools={spot_plan.placement.pool_name or "": existing()})
+    with pytest.raises(InvalidInput) as refused:
+        pool_ops(aks).preflight(spot_plan)
+    assert (refused.value.field, refused.value.problem) == (
+        "--spot",
+        f"agent pool {spot_plan.placement.pool_name} has Regular priority; a pool's priority cannot change to Spot",
+    )
