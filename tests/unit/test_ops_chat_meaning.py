@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -81,3 +81,103 @@ def test_each_compared_answer_is_timed_on_a_thread_that_ctrl_c_does_not_wait_for
     assert [(a.model, a.result.content, a.error) for a in answers] == [("a", "ok", None), ("b", "ok", None)]
     assert all(0.05 <= a.seconds < 5 for a in answers)
     assert client.daemon == [True, True]
+
+
+# ---- open_session through a port-forward ---------------------------------------------------------------------------
+
+
+class Forward:
+    """LocalForward's surface (our own adapter): records what it forwards to, and points at a loopback server."""
+
+    made: ClassVar[list[tuple[Any, str, str, int]]] = []
+    url = ""
+
+    def __init__(self, kube: Any, namespace: str, pod: str, port: int) -> None:
+        Forward.made.append((kube, namespace, pod, port))
+
+    def __enter__(self) -> Forward:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        return None
+
+    def refusal(self, name: str) -> None:
+        return None
+
+
+def test_a_session_forwards_to_the_ready_pod_of_the_workspace_in_the_namespace_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+    from contextlib import ExitStack
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from kaitoctl.adapters import portforward
+    from kaitoctl.adapters.k8s import KubeContext
+    from kaitoctl.ops import cluster
+    from tests.unit import helpers
+    from tests.unit.fakes import gpu_node, pod_of
+
+    class Models(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"object": "list", "data": [{"id": "phi-3-mini-128k-instruct"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    kube = FakeKube(context=KubeContext("dev", "team-a", "https://k8s.example:6443"))
+    kube.put(gpu_node("gpu-1", labels={"apps": "phi"}))
+    for namespace, name in (("team-a", "phi"), ("team-a", "other"), ("team-b", "phi")):
+        spec = helpers.deploy_spec("phi-3", name=name, namespace=namespace, labels=["apps=phi"])
+        sts = next(o for o in write(kube, spec) if o["kind"] == "StatefulSet")
+        kube.put(pod_of(sts, 1 if namespace == "team-b" else 0))  # team-b's phi serves from phi-1
+    connected: list[tuple[Any, Any]] = []
+
+    def connect(kubeconfig: Any, context: Any) -> FakeKube:
+        connected.append((kubeconfig, context))
+        return kube
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Models)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Forward.made, Forward.url = [], f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setattr(cluster, "connect", connect)
+    monkeypatch.setattr(portforward, "LocalForward", Forward)
+    try:
+        sessions = []
+        for namespace in (None, "team-b"):
+            with ExitStack() as stack:
+                sessions.append(
+                    chat.open_session(
+                        stack,
+                        kubeconfig="kc",
+                        context="dev",
+                        namespace=namespace,
+                        workspace="phi",
+                        endpoint=None,
+                        model=None,
+                    )
+                )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert connected == [("kc", "dev"), ("kc", "dev")]
+    assert Forward.made == [(kube, "team-a", "phi-0", 5000), (kube, "team-b", "phi-1", 5000)]
+    assert [(s.workspace, s.via, s.model) for s in sessions] == [
+        ("phi", "port-forward to team-a/phi-0:5000", "phi-3-mini-128k-instruct"),
+        ("phi", "port-forward to team-b/phi-1:5000", "phi-3-mini-128k-instruct"),
+    ]
+
+
+def test_an_endpoint_that_is_not_http_shows_what_one_looks_like() -> None:
+    from contextlib import ExitStack
+
+    with pytest.raises(InvalidInput) as refused, ExitStack() as stack:
+        chat.open_session(
+            stack, kubeconfig=None, context=None, namespace=None, workspace=None, endpoint="10.0.0.1", model=None
+        )
+    assert refused.value.fix == "e.g. http://20.1.2.3:80"
