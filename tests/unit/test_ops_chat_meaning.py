@@ -120,7 +120,9 @@ def test_a_session_forwards_to_the_ready_pod_of_the_workspace_in_the_namespace_a
 
     class Models(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = json.dumps({"object": "list", "data": [{"id": "phi-3-mini-128k-instruct"}]}).encode()
+            body = json.dumps(
+                {"object": "list", "data": [{"id": "other"}, {"id": "phi-3-mini-128k-instruct"}]}
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -149,7 +151,7 @@ def test_a_session_forwards_to_the_ready_pod_of_the_workspace_in_the_namespace_a
     monkeypatch.setattr(portforward, "LocalForward", Forward)
     try:
         sessions = []
-        for namespace in (None, "team-b"):
+        for namespace, model in ((None, None), ("team-b", "other")):
             with ExitStack() as stack:
                 sessions.append(
                     chat.open_session(
@@ -159,7 +161,7 @@ def test_a_session_forwards_to_the_ready_pod_of_the_workspace_in_the_namespace_a
                         namespace=namespace,
                         workspace="phi",
                         endpoint=None,
-                        model=None,
+                        model=model,
                     )
                 )
     finally:
@@ -167,9 +169,10 @@ def test_a_session_forwards_to_the_ready_pod_of_the_workspace_in_the_namespace_a
         server.server_close()
     assert connected == [("kc", "dev"), ("kc", "dev")]
     assert Forward.made == [(kube, "team-a", "phi-0", 5000), (kube, "team-b", "phi-1", 5000)]
+    # no --model: the workspace's base model (served second here), not the first one listed
     assert [(s.workspace, s.via, s.model) for s in sessions] == [
         ("phi", "port-forward to team-a/phi-0:5000", "phi-3-mini-128k-instruct"),
-        ("phi", "port-forward to team-b/phi-1:5000", "phi-3-mini-128k-instruct"),
+        ("phi", "port-forward to team-b/phi-1:5000", "other"),
     ]
 
 
@@ -181,3 +184,47 @@ def test_an_endpoint_that_is_not_http_shows_what_one_looks_like() -> None:
             stack, kubeconfig=None, context=None, namespace=None, workspace=None, endpoint="10.0.0.1", model=None
         )
     assert refused.value.fix == "e.g. http://20.1.2.3:80"
+
+
+def test_a_model_that_is_not_served_is_named() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        chat.choose_model(["base", "a1"], "gone", [], "base")
+    assert (refused.value.field, refused.value.problem, refused.value.fix, refused.value.details) == (
+        "--model",
+        "'gone' is not served",
+        "served: base, a1",
+        ["base", "a1"],
+    )
+
+
+def test_a_pod_that_refuses_the_forward_is_the_error_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    from contextlib import ExitStack
+
+    from kaitoctl.adapters import portforward
+    from kaitoctl.core.errors import OperationFailed
+    from kaitoctl.ops import cluster
+    from tests.unit.fakes import gpu_node, pod_of
+
+    kube = FakeKube()
+    kube.put(gpu_node("gpu-1", labels={"apps": "phi"}))
+    sts = next(o for o in write(kube, deploy("phi")) if o["kind"] == "StatefulSet")
+    kube.put(pod_of(sts, 0))
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]  # nothing listens there once closed
+    refusal = OperationFailed("pod phi-0 refused the port-forward: no such port", reason="PortForwardRefused")
+    asked: list[str] = []
+
+    class Refusing(Forward):
+        def refusal(self, name: str) -> OperationFailed:  # type: ignore[override]
+            asked.append(name)
+            return refusal
+
+    Forward.made, Forward.url = [], f"http://127.0.0.1:{port}"
+    monkeypatch.setattr(cluster, "connect", lambda kubeconfig, context: kube)
+    monkeypatch.setattr(portforward, "LocalForward", Refusing)
+    with pytest.raises(OperationFailed) as failed, ExitStack() as stack:
+        chat.open_session(stack, kubeconfig=None, context=None, namespace=NS, workspace=None, endpoint=None, model=None)
+    assert failed.value is refusal
+    assert asked == ["phi"]

@@ -143,3 +143,29 @@ def test_the_delete_preview_of_a_workspace_on_its_own_pool_names_the_pool_plainl
         "default/phi: StatefulSet/phi, Service/phi, Service/phi-headless, ConfigMap/phi-workspace; "
         f"AKS agent pool {pool_name(kube)}"
     )
+
+
+def test_deleting_a_workspace_without_a_pool_makes_no_azure_client_and_fills_the_report_as_it_goes() -> None:
+    from kaitoctl.ops.manage import delete_workspaces
+    from kaitoctl.ops.options import RunOptions
+    from kaitoctl.ops.progress import Progress
+    from tests.unit.test_lifecycle import AZURE
+
+    def no_azure(_: Any) -> Any:
+        raise AssertionError("no Azure client may be made")
+
+    kube = FakeKube()
+    write(kube, tune("tphi"))
+    report: dict[str, Any] = {}
+    summary = delete_workspaces(
+        kube,
+        delete_targets(kube, NS, ["tphi"], all_=False),
+        RunOptions(**AZURE),  # an AKS cluster is configured, but this workspace has no pool
+        Progress(RecordingReporter(), []),
+        keep_pool=False,
+        wait=False,
+        aks=no_azure,
+        into=report,
+    )
+    assert summary is report and list(report) == ["tphi"]
+    assert report["tphi"]["pool"] is None
