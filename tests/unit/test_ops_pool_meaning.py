@@ -101,3 +101,45 @@ def test_a_regular_pool_cannot_become_a_spot_pool() -> None:
         "--spot",
         f"agent pool {spot_plan.placement.pool_name} has Regular priority; a pool's priority cannot change to Spot",
     )
+
+
+def test_a_pool_to_recreate_stays_in_its_subnets_and_nothing_else_is_kept() -> None:
+    subnets = {"vnetSubnetID": "/subscriptions/s/.../subnets/nodes", "podSubnetID": "/subscriptions/s/.../subnets/pods"}
+    old = existing(vmSize="Standard_NC24ads_A100_v4", osDiskType="Ephemeral", maxPods=50, **subnets)
+    aks = FakeAks(pools={plan().placement.pool_name or "": old})
+    ops = pool_ops(aks, recreate=True)
+    assert ops.preflight(plan()) == "recreate"
+    props = ops.body(plan())["properties"]
+    assert {k: props.get(k) for k in ("vnetSubnetID", "podSubnetID", "osDiskType", "maxPods")} == {
+        **subnets,
+        "osDiskType": None,
+        "maxPods": None,
+    }
+
+
+def test_every_setting_that_cannot_change_is_named() -> None:
+    from kaitoctl.core.errors import InvalidInput
+
+    name = plan().placement.pool_name or ""
+    aks = FakeAks(pools={name: existing(vmSize="Standard_NC24ads_A100_v4", osSKU="Windows2022")})
+    with pytest.raises(InvalidInput) as refused:
+        pool_ops(aks).preflight(plan())
+    assert refused.value.problem == (
+        f"agent pool {name} runs Standard_NC24ads_A100_v4; a pool's VM size cannot change "
+        "(it also runs OS SKU Windows2022)"
+    )
+
+
+def test_an_adopted_pool_of_another_size_is_never_recreated() -> None:
+    from kaitoctl.core.errors import InvalidInput
+
+    name = plan().placement.pool_name or ""
+    foreign = existing(vmSize="Standard_NC24ads_A100_v4", tags={"owner": "ops-team"})
+    with pytest.raises(InvalidInput) as refused:
+        pool_ops(FakeAks(pools={name: foreign}), adopt=True, recreate=True).preflight(plan())
+    assert (refused.value.field, refused.value.problem, refused.value.fix) == (
+        "--instance-type",
+        f"agent pool {name} runs Standard_NC24ads_A100_v4; a pool's VM size cannot change, and kaitoctl never deletes "
+        "a pool it adopted (--recreate would)",
+        "choose settings the pool has, or another --name for a pool of kaitoctl's own",
+    )
