@@ -119,3 +119,55 @@ def test_an_inference_config_s_max_model_len_must_fit_the_model() -> None:
     with pytest.raises(InvalidInput) as broken:
         check_inference_config("vllm: [\n", phi3)
     assert (broken.value.problem, broken.value.fix) == ("inference_config.yaml is not valid YAML", "fix the ConfigMap")
+
+
+SUBDOMAIN_RULE = "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+KINDS = "use one of persistentVolumeClaim, azureFile, csi, nfs, ephemeral, emptyDir"
+
+
+@pytest.mark.parametrize(
+    ("volume", "expected"),
+    [
+        ([], ("V", "volumeSource must be a Kubernetes volume source", "e.g. persistentVolumeClaim: {claimName: NAME}")),
+        ({}, ("V", "volumeSource must be a Kubernetes volume source", "e.g. persistentVolumeClaim: {claimName: NAME}")),
+        ({"hostPath": {}}, ("V.hostPath", "not allowed: it mounts the node's own filesystem into the pod", KINDS)),
+        ({"name": "x"}, ("V.name", "not allowed: the volume's name is set by kaitoctl", KINDS)),
+        ({"gitRepo": {}}, ("V.gitRepo", "not allowed: kaitoctl does not accept this kind of volume", KINDS)),
+        ({"nfs": {}, "csi": {}}, ("V", "names 2 volume kinds (nfs, csi)", "give exactly one")),
+        ({"nfs": "x"}, ("V.nfs", "expected a mapping, got str", "see the README")),
+        (
+            {"persistentVolumeClaim": {"claimName": "Bad"}},
+            ("V.persistentVolumeClaim.claimName", "'Bad' is not a valid PersistentVolumeClaim name", SUBDOMAIN_RULE),
+        ),
+        (
+            {"persistentVolumeClaim": {}},
+            ("V.persistentVolumeClaim.claimName", "'' is not a valid PersistentVolumeClaim name", SUBDOMAIN_RULE),
+        ),
+    ],
+)
+def test_a_volume_source_kaitoctl_refuses(volume: object, expected: tuple[str, str, str]) -> None:
+    from kaitoctl.core.validation import _check_volume
+
+    with pytest.raises(InvalidInput) as refused:
+        _check_volume(volume, "V")
+    assert (refused.value.field, refused.value.problem, refused.value.fix) == expected
+
+
+def test_alternatives_skip_non_nvidia_skus_wherever_they_are_listed() -> None:
+    from dataclasses import replace
+
+    from kaitoctl.core.plan import build_plan
+    from tests.unit.helpers import deploy_spec
+
+    cat = catalog()
+    amd, a10, a100 = (
+        cat.sku(n) for n in ("Standard_NG32ads_V620_v1", "Standard_NV36ads_A10_v5", "Standard_NC24ads_A100_v4")
+    )
+    assert amd is not None and a10 is not None and a100 is not None
+    amd_first = replace(cat, skus={s.name.lower(): s for s in (amd, a10, a100)})
+    with pytest.raises(InvalidInput) as refused:
+        build_plan(deploy_spec("phi-3", name="p", instance_type=a10.name, max_model_len=131072), amd_first)
+    assert (refused.value.fix, refused.value.details) == (
+        "use --instance-type Standard_NC24ads_A100_v4 (the smallest that fits)",
+        ["Standard_NC24ads_A100_v4"],
+    )
