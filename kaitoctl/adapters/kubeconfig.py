@@ -135,7 +135,8 @@ def _apply(configuration: Configuration, cluster: dict[str, Any], user: dict[str
 
 def _file_or_data(obj: dict[str, Any], key: str, base: str) -> str | None:
     """FileOrData(...).as_file(): KEY-data (base64, preferred) into a private temporary file, else KEY as a path
-    relative to the kubeconfig's directory."""
+    relative to the kubeconfig's directory. The CA goes to a file too, not Configuration.ca_cert_data: exec and
+    port-forward's websocket reads only ssl_ca_cert (kubernetes/stream/ws_client.py, create_websocket)."""
     data, path = obj.get(f"{key}-data"), obj.get(key)
     if f"{key}-data" in obj:
         if not isinstance(data, str) or not data:

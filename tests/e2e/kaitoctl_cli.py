@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,14 +170,13 @@ def wait_until(condition: Any, what: str, timeout: float = 60, interval: float =
         time.sleep(interval)
 
 
-def objects_in(cluster: Any, namespace: str, workspace: str | None = None) -> dict[str, str]:
-    """kind/name -> resourceVersion of everything kaitoctl labelled in a namespace (read with the harness's own
-    client, so these requests never count as kaitoctl's in the audit log)."""
+def _labelled(cluster: Any, namespace: str, selector: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(kind/name, the object as the API serialises it) of each object kaitoctl creates that matches `selector`,
+    read with the harness's own client, so these requests never count as kaitoctl's in the audit log."""
     from kubernetes import client
 
     api = cluster.api_client()
     core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
-    selector = "app.kubernetes.io/managed-by=kaitoctl" + (f",kaitoctl.io/workspace={workspace}" if workspace else "")
     lists = {
         "ConfigMap": core.list_namespaced_config_map,
         "Service": core.list_namespaced_service,
@@ -185,11 +185,15 @@ def objects_in(cluster: Any, namespace: str, workspace: str | None = None) -> di
         "Job": batch.list_namespaced_job,
         "Pod": core.list_namespaced_pod,
     }
-    found: dict[str, str] = {}
     for kind, fn in lists.items():
         for item in fn(namespace, label_selector=selector).items:
-            found[f"{kind}/{item.metadata.name}"] = item.metadata.resource_version
-    return found
+            yield f"{kind}/{item.metadata.name}", api.sanitize_for_serialization(item)
+
+
+def objects_in(cluster: Any, namespace: str, workspace: str | None = None) -> dict[str, str]:
+    """kind/name -> resourceVersion of everything kaitoctl labelled in a namespace."""
+    selector = "app.kubernetes.io/managed-by=kaitoctl" + (f",kaitoctl.io/workspace={workspace}" if workspace else "")
+    return {key: obj["metadata"]["resourceVersion"] for key, obj in _labelled(cluster, namespace, selector)}
 
 
 def written_state(cluster: Any, namespace: str) -> dict[str, str]:
@@ -197,30 +201,17 @@ def written_state(cluster: Any, namespace: str) -> dict[str, str]:
     the managedFields entries of kaitoctl's field managers. Unlike the resourceVersion, it does not change when a
     controller updates a status (a StatefulSet's availableReplicas can land after `deploy` returned), so "equal
     before and after" means "nobody but the controllers wrote" without racing them."""
-    from kubernetes import client
-
-    api = cluster.api_client()
-    core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
-    lists = {
-        "ConfigMap": core.list_namespaced_config_map,
-        "Service": core.list_namespaced_service,
-        "PersistentVolumeClaim": core.list_namespaced_persistent_volume_claim,
-        "StatefulSet": apps.list_namespaced_stateful_set,
-        "Job": batch.list_namespaced_job,
-        "Pod": core.list_namespaced_pod,
-    }
     state: dict[str, str] = {}
-    for kind, fn in lists.items():
-        for item in fn(namespace, label_selector="app.kubernetes.io/managed-by=kaitoctl").items:
-            obj = api.sanitize_for_serialization(item)
-            meta = obj["metadata"]
-            ours = [m for m in meta.get("managedFields") or [] if str(m.get("manager", "")).startswith("kaitoctl")]
-            written = {
-                "uid": meta["uid"],
-                "labels": meta.get("labels"),
-                "annotations": meta.get("annotations"),
-                "managedFields": ours,
-                "content": obj.get("data") if kind == "ConfigMap" else obj.get("spec") if kind != "Pod" else None,
-            }
-            state[f"{kind}/{meta['name']}"] = json.dumps(written, sort_keys=True)
+    for key, obj in _labelled(cluster, namespace, "app.kubernetes.io/managed-by=kaitoctl"):
+        meta = obj["metadata"]
+        kind = key.split("/", 1)[0]
+        ours = [m for m in meta.get("managedFields") or [] if str(m.get("manager", "")).startswith("kaitoctl")]
+        written = {
+            "uid": meta["uid"],
+            "labels": meta.get("labels"),
+            "annotations": meta.get("annotations"),
+            "managedFields": ours,
+            "content": obj.get("data") if kind == "ConfigMap" else obj.get("spec") if kind != "Pod" else None,
+        }
+        state[key] = json.dumps(written, sort_keys=True)
     return state
